@@ -1,0 +1,60 @@
+# chaton - two commands on a fresh Debian 12 machine:
+#   make demo   deploy a whole CHATONS host into a local systemd container
+#   make test   lint, unit tests and every Molecule scenario
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+
+.PHONY: help setup demo test lint unit scenarios images clean
+
+help:
+	@echo "make demo   - deploy a CHATONS host into a local container and print its URLs"
+	@echo "make test   - lint, unit tests and Molecule scenarios (what CI runs)"
+	@echo "make lint | unit | scenarios | images | clean"
+
+# The Python environment: rebuilt when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "installing python3-venv from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+.collections/.installed: requirements.yml $(VENV)/.installed
+	$(BIN)/chaton collections
+	touch $@
+
+setup: $(VENV)/.installed .collections/.installed
+
+images: setup
+	$(BIN)/chaton harness images
+
+demo: setup
+	$(BIN)/chaton demo
+
+test: lint unit scenarios
+
+lint: setup
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check .
+	ruff format --check .
+
+# pytest exits 5 when it collects no test: that is not a failure of the suite.
+unit: setup
+	pytest tests || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest: no tests collected"; [ $$rc -eq 5 ]; }
+
+scenarios: setup
+	$(BIN)/chaton harness test
+
+clean:
+	$(BIN)/chaton harness clean || true
+	rm -rf $(VENV) .collections .cache

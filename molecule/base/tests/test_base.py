@@ -1,0 +1,177 @@
+"""The base host: firewall, sshd, journald, fail2ban, nginx with real ACME certificates."""
+
+import re
+import time
+
+import pytest
+
+from chaton.testing import changed_tasks, curl, instance_address, pebble_root, run_playbook_check, tcp_reachable
+
+DOMAIN = "chaton.test"
+NAMES = [DOMAIN, f"www.{DOMAIN}"]
+
+
+@pytest.fixture(scope="module")
+def root(host):
+    return pebble_root(host)
+
+
+def test_check_mode_reports_no_change_on_converged_host():
+    output, recap = run_playbook_check()
+    assert all(r["failed"] == 0 for r in recap.values()), output[-4000:]
+    assert all(r["changed"] == 0 for r in recap.values()), changed_tasks(output)
+
+
+def test_nftables_drops_unlisted_port_and_keeps_listed_ones(host):
+    ruleset = host.check_output("nft list ruleset")
+    assert "policy drop" in ruleset
+    assert re.search(r"tcp dport \{[^}]*\b2222\b", ruleset)
+    host.run("systemd-run --unit=chaton-test-listener python3 -m http.server 8081 --bind 0.0.0.0")
+    try:
+        time.sleep(1)
+        assert host.run("curl -fsS -o /dev/null http://127.0.0.1:8081/").rc == 0, "listener did not start"
+        address = instance_address(host)
+        assert tcp_reachable(address, 443), "HTTPS must be reachable from outside"
+        assert not tcp_reachable(address, 8081), "an unlisted port must be dropped"
+    finally:
+        host.run("systemctl stop chaton-test-listener")
+
+
+def test_sshd_refuses_root_and_passwords(host):
+    effective = host.check_output("sshd -T")
+    assert "permitrootlogin no" in effective
+    assert "passwordauthentication no" in effective
+    assert "kbdinteractiveauthentication no" in effective
+    assert host.service("ssh").is_running
+
+
+def test_admin_user_has_key_and_sudo(host):
+    user = host.user("camille")
+    assert "sudo" in user.groups
+    keys = host.file("/home/camille/.ssh/authorized_keys")
+    assert keys.mode == 0o600
+    assert "camille@example" in keys.content_string
+    assert host.run("sudo -l -U camille").stdout.count("NOPASSWD") >= 1
+
+
+def test_security_sources_and_unattended_upgrades(host):
+    sources = host.file("/etc/apt/sources.list.d/debian.sources").content_string
+    codename = host.system_info.codename
+    assert f"{codename}-security" in sources
+    assert f"{codename}-updates" in sources
+    assert host.run("apt-get -s -o Debug::NoLocking=1 check").rc == 0
+    dry = host.run("unattended-upgrade --dry-run -d 2>&1 | grep -i 'allowed origins'")
+    assert "security" in dry.stdout.lower()
+
+
+def test_log_retention(host):
+    journald = host.check_output("systemd-analyze cat-config systemd/journald.conf")
+    assert "MaxRetentionSec=10day" in journald
+    assert "rotate 10" in host.file("/etc/logrotate.conf").content_string
+    assert host.run("logrotate -d /etc/logrotate.conf").rc == 0
+
+
+def test_fail2ban_watches_sshd_and_nginx(host):
+    status = host.run("fail2ban-client status")
+    assert status.rc == 0, status.stderr
+    assert "sshd" in status.stdout
+    assert "nginx-http-auth" in status.stdout
+
+
+def test_nginx_configuration_is_valid(host):
+    assert host.run("nginx -t").rc == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_https_certificate_comes_from_the_acme_server(host, root, name):
+    # Verified against pebble's own root: the certificate went through the real ACME flow.
+    result = curl(host, f"https://{name}/", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}", cacert=root)
+    assert result.rc == 0, result.stderr
+    code, verify = result.stdout.split()
+    assert verify == "0"
+    assert code in {"200", "301"}
+    issuer = host.check_output(
+        f"echo | openssl s_client -connect 127.0.0.1:443 -servername {name} 2>/dev/null | openssl x509 -noout -issuer"
+    )
+    assert "Pebble" in issuer
+
+
+def test_unknown_name_gets_no_certificate(host):
+    result = host.run("echo | openssl s_client -connect 127.0.0.1:443 -servername unknown.chaton.test 2>&1")
+    assert "BEGIN CERTIFICATE" not in result.stdout
+
+
+@pytest.mark.parametrize("version", ["-tls1", "-tls1_1"])
+def test_old_tls_versions_are_refused(host, version):
+    result = host.run(
+        f"echo | openssl s_client {version} -cipher 'DEFAULT@SECLEVEL=0'"
+        f" -connect 127.0.0.1:443 -servername {DOMAIN} 2>&1"
+    )
+    assert "BEGIN CERTIFICATE" not in result.stdout
+    assert result.rc != 0
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_current_tls_versions_work(host, version):
+    result = host.run(f"echo | openssl s_client {version} -connect 127.0.0.1:443 -servername {DOMAIN} 2>&1")
+    assert "BEGIN CERTIFICATE" in result.stdout
+
+
+def test_security_headers(host, root):
+    headers = curl(host, f"https://{DOMAIN}/", "-D", "-", "-o", "/dev/null", cacert=root).stdout.lower()
+    assert "strict-transport-security: max-age=63072000" in headers
+    assert "x-content-type-options: nosniff" in headers
+    assert "referrer-policy: same-origin" in headers
+    assert "x-frame-options: sameorigin" in headers
+    assert "content-security-policy: default-src 'self'" in headers
+    assert "server: nginx\r" in headers  # no version
+
+
+def test_compression(host, root):
+    headers = curl(
+        host, f"https://{DOMAIN}/", "-H", "Accept-Encoding: gzip", "-D", "-", "-o", "/dev/null", cacert=root
+    ).stdout.lower()
+    # Pages under gzip_min_length stay plain; the setting itself is checked.
+    assert "gzip on;" in host.file("/etc/nginx/conf.d/chaton.conf").content_string
+    assert "vary: accept-encoding" in headers or "content-length" in headers
+
+
+def test_http_redirects_to_https(host):
+    result = curl(host, f"http://{DOMAIN}/some/page?x=1", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}")
+    assert result.stdout == f"301 https://{DOMAIN}/some/page?x=1"
+
+
+def test_alias_site_redirects(host, root):
+    result = curl(host, f"https://www.{DOMAIN}/p", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", cacert=root)
+    assert result.stdout == f"301 https://{DOMAIN}/p"
+
+
+def test_renewal_replaces_certificate_and_reloads_nginx(host, root):
+    def serial():
+        return host.check_output(
+            f"echo | openssl s_client -connect 127.0.0.1:443 -servername {DOMAIN} 2>/dev/null"
+            " | openssl x509 -noout -serial"
+        )
+
+    before = serial()
+    renew = host.run(
+        "REQUESTS_CA_BUNDLE=/etc/pebble-test/api-ca.pem certbot renew --force-renewal --no-random-sleep-on-renew"
+        f" --cert-name {DOMAIN} --server https://127.0.0.1:14000/dir"
+    )
+    assert renew.rc == 0, renew.stderr
+    for _ in range(20):
+        if serial() != before:
+            break
+        time.sleep(0.5)
+    assert serial() != before, "nginx still serves the old certificate: the deploy hook did not reload it"
+    assert host.service("certbot.timer").is_enabled
+    dropin = host.file("/etc/systemd/system/certbot.service.d/chaton.conf").content_string
+    assert "REQUESTS_CA_BUNDLE=/etc/pebble-test/api-ca.pem" in dropin
+
+
+def test_access_log_has_no_full_client_address(host, root):
+    curl(host, f"https://{DOMAIN}/", "-o", "/dev/null", cacert=root)
+    log = host.file(f"/var/log/nginx/{DOMAIN}.access.log").content_string
+    assert log.strip()
+    assert "127.0.0.1 " not in log
+    assert "127.0.0.0 " in log

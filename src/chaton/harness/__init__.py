@@ -1,0 +1,1 @@
+"""Test harness: Docker engine, local Debian systemd images, Molecule scenarios."""

@@ -1,0 +1,70 @@
+"""Make sure a Docker engine answers, installing and starting it when needed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+DOCKERD_LOG = Path(os.environ.get("CHATON_DOCKERD_LOG", "/var/log/chaton-dockerd.log"))
+
+
+def docker(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker", *args],
+        check=check,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
+        text=True,
+    )
+
+
+def _apt_install(packages: list[str]) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env)
+
+
+def ensure_packages(commands: dict[str, str]) -> None:
+    """Install the Debian packages providing ``commands`` (command -> package) when missing."""
+    missing = sorted({pkg for cmd, pkg in commands.items() if shutil.which(cmd) is None})
+    if missing:
+        print(f"installing from Debian: {' '.join(missing)}")
+        _apt_install(missing)
+
+
+def daemon_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    result = subprocess.run(["docker", "info"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return result.returncode == 0
+
+
+def ensure_engine(timeout: float = 60.0) -> None:
+    """Docker engine up: install docker.io when missing, start dockerd when no daemon answers."""
+    if daemon_answers():
+        return
+    ensure_packages({"dockerd": "docker.io", "docker": "docker.io"})
+    if not daemon_answers():
+        started = False
+        if Path("/run/systemd/system").exists():
+            started = subprocess.run(["systemctl", "start", "docker"], check=False).returncode == 0
+        if not started:
+            print(f"starting dockerd (log: {DOCKERD_LOG})")
+            DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
+            with DOCKERD_LOG.open("ab") as log:
+                subprocess.Popen(
+                    ["dockerd"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon_answers():
+            return
+        time.sleep(1)
+    raise SystemExit(f"the Docker engine did not answer within {timeout:.0f} s; see {DOCKERD_LOG}")

@@ -1,0 +1,85 @@
+"""Run the Molecule scenarios on each Debian release, in a sensible order."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaton.harness import docker as engine
+from chaton.harness import images
+
+# Foundation first, then the services whose real application CI can get,
+# then those that may be skipped for lack of an artifact.
+ORDER = ["base", "ethercalc", "etherpad", "framadate", "peertube", "restore", "upgrade", "portal"]
+SKIP_LINE = re.compile(r"SKIPPED [a-z_-]+: .*")
+
+
+@dataclass
+class Result:
+    scenario: str
+    release: str
+    ok: bool
+    seconds: float
+    log: Path
+    skipped: list[str] = field(default_factory=list)
+
+
+def available(root: Path) -> list[str]:
+    found = sorted(p.parent.name for p in (root / "molecule").glob("*/molecule.yml"))
+    ordered = [s for s in ORDER if s in found]
+    return ordered + [s for s in found if s not in ordered]
+
+
+def releases() -> list[str]:
+    return os.environ.get("CHATON_RELEASES", "12 13").split()
+
+
+def run_one(root: Path, scenario: str, release: str, log_dir: Path, command: str = "test") -> Result:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{scenario}-debian{release}.log"
+    env = {
+        **os.environ,
+        "CHATON_DEBIAN": release,
+        "ANSIBLE_FORCE_COLOR": "0",
+        "PY_COLORS": "0",
+        "NO_COLOR": "1",
+        "MOLECULE_NO_LOG": "false",
+    }
+    start = time.monotonic()
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.run(
+            ["molecule", command, "-s", scenario], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    seconds = time.monotonic() - start
+    text = log.read_text(encoding="utf-8", errors="replace")
+    skipped = sorted(set(m.group(0).strip().rstrip('"').rstrip("\\n") for m in SKIP_LINE.finditer(text)))
+    return Result(scenario, release, proc.returncode == 0, seconds, log, skipped)
+
+
+def run(root: Path, scenarios: list[str], jobs: int = 2, log=print) -> list[Result]:
+    engine.ensure_engine()
+    wanted = releases()
+    for release in wanted:
+        images.build(release, log=log)
+    log_dir = root / ".cache" / "logs"
+    results: list[Result] = []
+    for scenario in scenarios:
+        log(f"== scenario {scenario} on Debian {', '.join(wanted)}")
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(run_one, root, scenario, release, log_dir) for release in wanted]
+            for future in futures:
+                result = future.result()
+                results.append(result)
+                status = "passed" if result.ok else "FAILED"
+                log(f"   {scenario} debian{result.release}: {status} in {result.seconds:.0f} s (log {result.log})")
+                for line in result.skipped:
+                    log(f"   !! {line}")
+                if not result.ok:
+                    tail = result.log.read_text(encoding="utf-8", errors="replace").splitlines()[-80:]
+                    log("\n".join("   | " + line for line in tail))
+    return results
