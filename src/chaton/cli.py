@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,10 +14,13 @@ from rich.table import Table
 from chaton import __version__, project_root
 
 console = Console()
+DEFAULT_INVENTORY = Path("inventories/mine")
 app = typer.Typer(
     help="Turn a small Debian server into a CHATONS host.",
     no_args_is_help=True,
     rich_markup_mode="rich",
+    # Never print local variables in a traceback: they may hold secrets.
+    pretty_exceptions_show_locals=False,
 )
 harness = typer.Typer(help="Test harness for maintainers: Docker engine, Debian images, Molecule scenarios.")
 app.add_typer(harness, name="harness")
@@ -48,6 +53,193 @@ def collections(
 
     root = project_root()
     colls.install(root / "requirements.yml", root / ".collections", root / ".cache" / "wheels", try_galaxy=galaxy)
+
+
+EXIT_HELP = "Exit code 0 only when everything passes."
+
+
+def _print_findings(findings, as_json: bool) -> int:
+    errors = [f for f in findings if f.level == "error"]
+    if as_json:
+        print(json.dumps({"ok": not errors, "findings": [f.as_dict() for f in findings]}, indent=2))
+        return 1 if errors else 0
+    if not findings:
+        console.print("[green]The inventory passes every check.[/green]")
+        return 0
+    table = Table(title="chaton check")
+    for col in ("level", "file", "variable", "problem", "fix"):
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        level = "[red]error[/red]" if f.level == "error" else f"[yellow]{f.level}[/yellow]"
+        table.add_row(level, f.file, f.variable, f.message, f.fix)
+    console.print(table)
+    console.print(f"{len(errors)} error(s)" if errors else "[green]no error[/green]")
+    return 1 if errors else 0
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write the inventory.")] = DEFAULT_INVENTORY,
+    name: Annotated[str | None, typer.Option(help="The association's name.")] = None,
+    domain: Annotated[str | None, typer.Option(help="The domain services live under.")] = None,
+    email: Annotated[str | None, typer.Option(help="The administrators' e-mail address.")] = None,
+    host: Annotated[str | None, typer.Option(help="The server's address (IP or name).")] = None,
+    user: Annotated[str, typer.Option(help="The SSH user with sudo on the server.")] = "debian",
+    services: Annotated[str | None, typer.Option(help="Services to enable, comma-separated.")] = None,
+    tls: Annotated[str, typer.Option(help="acme, selfsigned or provided.")] = "acme",
+    admin: Annotated[str, typer.Option(help="Your login on the server.")] = "",
+    ssh_key: Annotated[Path | None, typer.Option(help="Your SSH public key file.")] = None,
+    vault_password_file: Annotated[
+        Path | None, typer.Option(help="Encrypt the secrets with ansible-vault using this password file.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing inventory and regenerate its secrets.")] = False,
+) -> None:
+    """Write an inventory a volunteer can read, and this host's secrets (mode 0600).
+
+    Example: chaton init inventories/mine --name "Les Chatons" --domain chatons.example.org
+    --email admin@example.org --host 203.0.113.10 --services etherpad,ethercalc
+    """
+    from chaton import initialize, specs
+
+    known = list(specs.services())
+    name = name or typer.prompt("Association name")
+    domain = domain or typer.prompt("Domain (services get sub-domains of it)")
+    email = email or typer.prompt("Administrators' e-mail")
+    host = host or typer.prompt("Server address (IP or name)")
+    if services is None:
+        services = typer.prompt(f"Services to enable, comma-separated ({', '.join(known)})", default=",".join(known))
+    chosen = [s.strip() for s in services.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        guess = specs.suggest(unknown[0], known)
+        console.print(f"[red]unknown service {unknown[0]}[/red]" + (f": did you mean {guess}?" if guess else ""))
+        raise typer.Exit(2)
+    if tls not in ("acme", "selfsigned", "provided"):
+        console.print(f"[red]--tls {tls}[/red]: use acme, selfsigned or provided")
+        raise typer.Exit(2)
+    key = ssh_key.read_text(encoding="utf-8").strip() if ssh_key else ""
+    answers = initialize.Answers(
+        name=name, domain=domain, email=email, host=host, user=user, services=chosen, tls=tls, admin=admin, ssh_key=key
+    )
+    try:
+        written = initialize.write(directory, answers, force=force, vault_password_file=vault_password_file)
+    except FileExistsError as exc:
+        console.print(
+            f"[red]{', '.join(map(str, exc.args[0]))} already exist(s)[/red]: nothing written; "
+            "use --force to overwrite (secrets are regenerated)"
+        )
+        raise typer.Exit(1) from None
+    for path in written:
+        console.print(f"wrote {path}")
+    console.print(f"Next: chaton check {directory}")
+
+
+@app.command()
+def check(
+    inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
+    offline: Annotated[bool, typer.Option(help="Skip the DNS checks.")] = False,
+    memory_mb: Annotated[int | None, typer.Option(help="The host's memory, if not in the inventory.")] = None,
+    disk_mb: Annotated[int | None, typer.Option(help="The host's free disk, if not in the inventory.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Validate an inventory against the roles' own argument_specs, DNS and the host's size.
+
+    Example: chaton check inventories/mine --memory-mb 2048
+    """
+    from chaton import checks
+
+    findings = checks.run(inventory, offline=offline, memory_mb=memory_mb, disk_mb=disk_mb)
+    raise typer.Exit(_print_findings(findings, as_json))
+
+
+@app.command()
+def deploy(
+    inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
+    only: Annotated[str | None, typer.Option(help="Deploy this service alone.")] = None,
+    vault_password_file: Annotated[Path | None, typer.Option(help="ansible-vault password file.")] = None,
+) -> None:
+    """Run site.yml with a progress bar, then show each service, its URL and health.
+
+    Example: chaton deploy inventories/mine --only etherpad
+    """
+    from chaton import operate
+
+    args = ["--vault-password-file", str(vault_password_file)] if vault_password_file else []
+    result = operate.deploy(inventory, console, only=only, extra_args=args)
+    if not result.ok:
+        for failure in result.failures:
+            console.print(f"[red]FAILED[/red] on {failure.host}, task '{failure.task}': {failure.message}")
+        again = f"chaton deploy {inventory}" + (f" --only {only}" if only else "")
+        console.print(f"Fix the cause, then run again: {again}")
+        raise typer.Exit(1)
+    _status(inventory, title="Deployed")
+
+
+def _status(inventory: Path, *, title: str, as_json: bool = False, port: int = 443, cafile: str | None = None) -> int:
+    from chaton import operate
+    from chaton.inventory import load
+
+    inv = load(inventory)
+    rows = operate.states(inv, port=port, cafile=cafile)
+    if as_json:
+        print(json.dumps([r.__dict__ for r in rows], indent=2))
+    else:
+        console.print(operate.table(rows, title))
+    return 0 if all(r.healthy for r in rows) else 1
+
+
+@app.command()
+def status(
+    inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
+    port: Annotated[int, typer.Option(help="HTTPS port (443 on a real host).")] = 443,
+    cafile: Annotated[str | None, typer.Option(help="CA bundle to verify the certificates with.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Health of each enabled service over HTTPS, its certificate's expiry. Non-zero exit when unhealthy.
+
+    Example: chaton status inventories/mine --json
+    """
+    raise typer.Exit(_status(inventory, title="chaton status", as_json=as_json, port=port, cafile=cafile))
+
+
+@app.command()
+def demo(
+    release: Annotated[str, typer.Option(help="Debian release of the container (12 or 13).")] = "12",
+) -> None:
+    """Deploy a whole CHATONS host into a local systemd container and print its URLs (what `make demo` runs).
+
+    Example: CHATON_ARTIFACT_MIRROR=/srv/mirror chaton demo
+    """
+    from chaton import demo as d
+    from chaton import operate
+
+    directory = d.demo_dir() / "inventory"
+    d.ensure_container(release, console.print)
+    services = d.available_services(console.print)
+    inventory = d.write_inventory(directory, services)
+    console.print(f"demo inventory: {directory}")
+    result = operate.deploy(inventory, console)
+    if not result.ok:
+        for failure in result.failures:
+            console.print(f"[red]FAILED[/red] on {failure.host}, task '{failure.task}': {failure.message}")
+        raise typer.Exit(1)
+    ca = directory / "secrets" / d.CONTAINER / "ca.crt"
+    code = _status(inventory, title="Demo host", port=d.HTTPS_PORT, cafile=str(ca))
+    names = [d.DOMAIN] + [f"{specs_subdomain(s)}.{d.DOMAIN}" for s in services]
+    console.print("\nOpen in a browser on this machine (Chromium resolves *.localhost by itself; elsewhere add")
+    console.print(f"  127.0.0.1 {' '.join(names)}   to /etc/hosts):")
+    for name in names:
+        console.print(f"  https://{name}:{d.HTTPS_PORT}/")
+    console.print(f"The certificates come from the demo's own CA: trust {ca} to silence the browser warning.")
+    console.print(f"Credentials of the services: {directory / 'secrets' / d.CONTAINER}/ (mode 0600 files).")
+    console.print(f"Stop it with: docker rm -f {d.CONTAINER}")
+    raise typer.Exit(code)
+
+
+def specs_subdomain(service: str) -> str:
+    from chaton import specs
+
+    return specs.services()[service].subdomain
 
 
 @harness.command("engine")

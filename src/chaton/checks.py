@@ -1,0 +1,284 @@
+"""`chaton check`: an inventory against the roles' own specs, the host's size and DNS."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jsonschema
+
+from chaton import specs
+from chaton.inventory import Host, Inventory, InventoryError, load
+
+TEMPLATED = re.compile(r"{{|{%")
+# Variables the roles read but that belong to Ansible or the harness.
+FOREIGN_PREFIXES = ("ansible_", "molecule_")
+
+
+@dataclass
+class Finding:
+    level: str  # error | warning | ok
+    host: str
+    file: str
+    variable: str
+    message: str
+    fix: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _file(host: Host, var: str, default: Path) -> str:
+    return str(host.origin.get(var, default))
+
+
+def enabled_services(host: Host) -> list[str]:
+    return [name for name in specs.services() if host.vars.get(f"{name}_enabled") is True]
+
+
+def service_domain(host: Host, name: str) -> str:
+    svc = specs.services()[name]
+    value = host.vars.get(svc.domain_var)
+    if isinstance(value, str) and value and not TEMPLATED.search(value):
+        return value
+    return f"{svc.subdomain}.{host.vars.get('chaton_domain', '')}"
+
+
+def check_variables(inv: Inventory, host: Host) -> list[Finding]:
+    out: list[Finding] = []
+    known = specs.known_options()
+    roles = specs.all_roles()
+    service_names = list(specs.services())
+    for var, value in host.vars.items():
+        if var.startswith(FOREIGN_PREFIXES):
+            continue
+        match = re.match(r"^([a-z0-9]+)_enabled$", var)
+        if match and match.group(1) not in service_names and match.group(1) not in roles:
+            guess = specs.suggest(match.group(1), service_names)
+            out.append(
+                Finding(
+                    "error",
+                    host.name,
+                    _file(host, var, inv.path),
+                    var,
+                    f"there is no service '{match.group(1)}'",
+                    f"did you mean {guess}_enabled?"
+                    if guess
+                    else f"services are: {', '.join(service_names) or 'none yet'}",
+                )
+            )
+            continue
+        role = next((r for r in sorted(roles, key=len, reverse=True) if var.startswith(f"{r}_")), None)
+        if role is None:
+            continue
+        if var not in known:
+            guess = specs.suggest(var, [k for k, r in known.items() if r == role])
+            out.append(
+                Finding(
+                    "error",
+                    host.name,
+                    _file(host, var, inv.path),
+                    var,
+                    f"role {role} has no variable {var}",
+                    f"did you mean {guess}?" if guess else f"see roles/{role}/README.md",
+                )
+            )
+            continue
+        spec = specs.load_role(known[var]).options[var]
+        if isinstance(value, str) and TEMPLATED.search(value):
+            continue
+        if spec.get("no_log") and value in ("", None):
+            out.append(
+                Finding(
+                    "error",
+                    host.name,
+                    _file(host, var, inv.path),
+                    var,
+                    "is an empty secret",
+                    "remove the line: chaton generates the secret, or set a real value",
+                )
+            )
+            continue
+        try:
+            jsonschema.validate(value, specs.option_schema(spec))
+        except jsonschema.ValidationError as exc:
+            where = "".join(f"[{p!r}]" for p in exc.absolute_path)
+            out.append(
+                Finding("error", host.name, _file(host, var, inv.path), f"{var}{where}", exc.message, spec_fix(spec))
+            )
+    return out
+
+
+def spec_fix(spec: dict) -> str:
+    if "choices" in spec:
+        return "use one of: " + ", ".join(map(str, spec["choices"]))
+    desc = spec.get("description", "")
+    if isinstance(desc, list):
+        desc = " ".join(desc)
+    return f"expected {spec.get('type', 'a value')}: {desc}".strip()
+
+
+def check_required(inv: Inventory, host: Host) -> list[Finding]:
+    out = []
+    for role in ["chaton", *enabled_services(host)]:
+        for var, spec in specs.load_role(role).options.items():
+            if spec.get("required") and host.vars.get(var) in (None, ""):
+                out.append(
+                    Finding(
+                        "error",
+                        host.name,
+                        str(inv.directory / "group_vars" / "all"),
+                        var,
+                        "is required and not set",
+                        spec_fix(spec),
+                    )
+                )
+    return out
+
+
+def check_collisions(inv: Inventory, host: Host) -> list[Finding]:
+    out = []
+    seen_ports: dict[int, str] = {}
+    seen_domains: dict[str, str] = {}
+    for name in enabled_services(host):
+        for var, spec in specs.load_role(name).options.items():
+            if not var.endswith("_port"):
+                continue
+            value = host.vars.get(var, spec.get("default"))
+            if isinstance(value, int):
+                if value in seen_ports:
+                    out.append(
+                        Finding(
+                            "error",
+                            host.name,
+                            _file(host, var, inv.path),
+                            var,
+                            f"port {value} is also {seen_ports[value]}",
+                            f"give {var} a free port",
+                        )
+                    )
+                seen_ports[value] = var
+        domain = service_domain(host, name)
+        if domain in seen_domains:
+            var = specs.services()[name].domain_var
+            out.append(
+                Finding(
+                    "error",
+                    host.name,
+                    _file(host, var, inv.path),
+                    var,
+                    f"{domain} is also the name of {seen_domains[domain]}",
+                    f"give {var} its own name",
+                )
+            )
+        seen_domains[domain] = name
+    return out
+
+
+def check_resources(inv: Inventory, host: Host, memory_mb: int | None, disk_mb: int | None) -> list[Finding]:
+    out = []
+    base = specs.base_needs()
+    wanted = {name: specs.services()[name] for name in enabled_services(host)}
+    need_mem = base["memory_mb"] + sum(s.memory_mb for s in wanted.values())
+    need_disk = base["disk_mb"] + sum(s.disk_mb for s in wanted.values())
+    memory_mb = memory_mb or host.vars.get("chaton_host_memory_mb")
+    disk_mb = disk_mb or host.vars.get("chaton_host_disk_mb")
+    origin = _file(host, "chaton_host_memory_mb", inv.path)
+    if isinstance(memory_mb, int) and memory_mb < need_mem:
+        biggest = sorted(wanted.values(), key=lambda s: s.memory_mb, reverse=True)
+        swap = ((need_mem - memory_mb) // 512 + 1) * 512
+        disable = f"disable {biggest[0].name} (about {biggest[0].memory_mb} MB)" if biggest else "use a bigger server"
+        out.append(
+            Finding(
+                "error",
+                host.name,
+                origin,
+                "chaton_host_memory_mb",
+                f"the host has {memory_mb} MB of memory; the enabled services need about {need_mem} MB",
+                f"{disable}, or add {swap} MB of swap (common_swap_size_mb: {swap})",
+            )
+        )
+    if isinstance(disk_mb, int) and disk_mb < need_disk:
+        out.append(
+            Finding(
+                "error",
+                host.name,
+                origin,
+                "chaton_host_disk_mb",
+                f"the host has {disk_mb} MB of free disk; the enabled services need about {need_disk} MB",
+                "free disk space or disable a service",
+            )
+        )
+    return out
+
+
+def check_dns(inv: Inventory, host: Host) -> list[Finding]:
+    out = []
+    try:
+        expected = {info[4][0] for info in socket.getaddrinfo(host.address, None)}
+    except OSError:
+        return [
+            Finding(
+                "error",
+                host.name,
+                str(inv.path),
+                "ansible_host",
+                f"{host.address} does not resolve",
+                "set ansible_host to the server's IP address or a resolvable name",
+            )
+        ]
+    names = [host.vars.get("chaton_domain", "")] + [service_domain(host, s) for s in enabled_services(host)]
+    for name in filter(None, names):
+        try:
+            got = {info[4][0] for info in socket.getaddrinfo(name, 443)}
+        except OSError:
+            got = set()
+        if not got & expected:
+            shown = ", ".join(sorted(got)) or "nothing"
+            out.append(
+                Finding(
+                    "error",
+                    host.name,
+                    str(inv.path),
+                    name,
+                    f"resolves to {shown}, not to {host.address}",
+                    f"add a DNS record: {name} A/AAAA -> {', '.join(sorted(expected))}",
+                )
+            )
+    return out
+
+
+def check_with_ansible(inv: Inventory) -> list[Finding]:
+    """The roles' own validation (argument_specs + their tasks/validate.yml), run by Ansible without changes."""
+    from chaton.runner import run_playbook
+
+    result = run_playbook("playbooks/validate.yml", inv.path, quiet=True)
+    out = []
+    for failure in result.failures:
+        variable = next(iter(re.findall(r"\b([a-z]+_[a-z0-9_]+)\b", failure.message)), "")
+        host = inv.hosts.get(failure.host)
+        file = _file(host, variable, inv.path) if host else str(inv.path)
+        out.append(Finding("error", failure.host, file, variable, failure.message.strip(), "see the message"))
+    return out
+
+
+def run(
+    path: Path, *, offline: bool = False, memory_mb: int | None = None, disk_mb: int | None = None, ansible: bool = True
+) -> list[Finding]:
+    try:
+        inv = load(path)
+    except InventoryError as exc:
+        return [Finding("error", "-", str(exc.file), "", exc.message, exc.fix)]
+    findings: list[Finding] = []
+    for host in inv.hosts.values():
+        findings += check_variables(inv, host)
+        findings += check_required(inv, host)
+        findings += check_collisions(inv, host)
+        findings += check_resources(inv, host, memory_mb, disk_mb)
+        if not offline and host.vars.get("ansible_connection") not in ("local", "community.docker.docker"):
+            findings += check_dns(inv, host)
+    if ansible and not any(f.level == "error" for f in findings):
+        findings += check_with_ansible(inv)
+    return findings

@@ -1,0 +1,120 @@
+"""`chaton demo`: a whole CHATONS host in a local systemd container, reachable from this machine's browser."""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from chaton import project_root, specs
+from chaton.harness import docker as engine
+from chaton.harness import images
+
+CONTAINER = "chaton-demo"
+DOMAIN = "chaton.localhost"
+HTTPS_PORT = 8443
+HTTP_PORT = 8080
+
+
+def mirror() -> Path | None:
+    value = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
+    return Path(value) if value else None
+
+
+def available_services(log) -> list[str]:
+    """Services whose upstream artifacts can be had here; the others get one line saying why and how."""
+    chosen = []
+    for name, svc in specs.services().items():
+        missing = [a for a in svc.artifacts if not (mirror() and (mirror() / a).is_file())]
+        if missing:
+            log(
+                f"SKIPPED {name}: its upstream artifact {missing[0]} cannot be downloaded here; put it in a mirror "
+                f"directory as <mirror>/{missing[0]} and run CHATON_ARTIFACT_MIRROR=<mirror> make demo"
+            )
+            continue
+        chosen.append(name)
+    return chosen
+
+
+def ensure_container(release: str, log) -> None:
+    engine.ensure_engine()
+    image = images.build(release, log=log)
+    state = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Running}}", CONTAINER], capture_output=True, text=True, check=False
+    )
+    if state.returncode == 0 and state.stdout.strip() == "true":
+        log(f"reusing the running container {CONTAINER}")
+        return
+    if state.returncode == 0:
+        subprocess.run(["docker", "rm", "-f", CONTAINER], check=True, capture_output=True)
+    log(f"starting {CONTAINER} (Debian {release}, systemd) with HTTPS on 127.0.0.1:{HTTPS_PORT}")
+    subprocess.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            CONTAINER,
+            "--hostname",
+            "demo",
+            "--cap-add",
+            "SYS_ADMIN",
+            "--cap-add",
+            "NET_ADMIN",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "-v",
+            "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+            "--cgroupns=host",
+            "--stop-signal",
+            "SIGRTMIN+3",
+            "-p",
+            f"127.0.0.1:{HTTPS_PORT}:443",
+            "-p",
+            f"127.0.0.1:{HTTP_PORT}:80",
+            image,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["docker", "exec", CONTAINER, "systemctl", "is-system-running", "--wait"],
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def write_inventory(directory: Path, services: list[str]) -> Path:
+    hosts = {"chaton": {"hosts": {CONTAINER: {"ansible_connection": "community.docker.docker"}}}}
+    group_vars = {
+        "chaton_name": "Chatons de démonstration",
+        "chaton_domain": DOMAIN,
+        "chaton_admin_email": f"admin@{DOMAIN}",
+        "chaton_tls": "selfsigned",
+        # The demo container is reached with docker exec, not SSH.
+        "common_allow_no_admin": True,
+        # This machine reaches registries through a TLS-inspecting proxy: the
+        # container trusts the same CAs (the "corporate proxy" option).
+        "chaton_extra_ca_certificates": sorted(glob.glob("/usr/local/share/ca-certificates/*.crt")),
+        "chaton_status_address": "127.0.0.1",
+        **{f"{name}_enabled": True for name in services},
+    }
+    if mirror():
+        group_vars["chaton_artifact_mirror"] = str(mirror())
+    (directory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
+    (directory / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
+    (directory / "group_vars" / "all" / "demo.yml").write_text(
+        "---\n# Written by `chaton demo`.\n" + yaml.safe_dump(group_vars, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    return directory / "hosts.yml"
+
+
+def demo_dir() -> Path:
+    return project_root() / "demo"

@@ -1,0 +1,141 @@
+"""`chaton deploy` and `chaton status`: run site.yml with progress, then ask each service how it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from chaton import checks, health, specs
+from chaton.inventory import Host, Inventory, load
+from chaton.runner import Result, count_tasks, run_playbook
+
+
+@dataclass
+class ServiceState:
+    host: str
+    service: str
+    url: str
+    healthy: bool
+    status: str
+    detail: str
+    version: str
+    pinned: str
+    cert_days_left: int | None
+    credentials: str
+
+
+def deploy(
+    inventory: Path, console: Console, *, only: str | None = None, extra_args: list[str] | None = None
+) -> Result:
+    inv = load(inventory)
+    playbook = "playbooks/services.yml" if only else "site.yml"
+    extravars = {"chaton_only": only} if only else {}
+    args = list(extra_args or [])
+    total = count_tasks(playbook, inv.path, args + (["-e", f"chaton_only={only}"] if only else []))
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+    ]
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("deploying", total=max(total, 1), current="")
+        done = 0
+
+        def on_event(event: dict) -> None:
+            nonlocal done
+            data = event.get("event_data") or {}
+            if event.get("event") == "playbook_on_task_start":
+                progress.update(bar, current=data.get("task", "")[:60])
+            elif event.get("event") in (
+                "runner_on_ok",
+                "runner_on_changed",
+                "runner_on_skipped",
+                "runner_on_failed",
+                "runner_on_unreachable",
+            ):
+                done += 1
+                total_now = max(total, done)
+                progress.update(
+                    bar, completed=done, total=total_now, current=f"{data.get('host', '')}: {data.get('task', '')}"[:60]
+                )
+
+        result = run_playbook(playbook, inv.path, extravars=extravars, extra_args=args, quiet=True, on_event=on_event)
+        progress.update(bar, completed=progress.tasks[0].total, current="done" if result.ok else "failed")
+    return result
+
+
+def states(
+    inv: Inventory, *, address: str | None = None, port: int = 443, cafile: str | None = None, verify: bool = True
+) -> list[ServiceState]:
+    out = []
+    for host in inv.hosts.values():
+        secrets_dir = _secrets_dir(inv, host)
+        entries = [("portal", host.vars.get("chaton_domain", ""), "/", "", "", "")]
+        for name in checks.enabled_services(host):
+            svc = specs.services()[name]
+            pinned = str(host.vars.get(svc.version_var, _default(name, svc.version_var)))
+            entries.append(
+                (
+                    name,
+                    checks.service_domain(host, name),
+                    svc.health_path,
+                    svc.health_expect,
+                    pinned,
+                    ", ".join(svc.credentials),
+                )
+            )
+        for name, domain, path, expect, pinned, creds in entries:
+            probe = health.probe(
+                domain, path, expect, address=address or _address(host), port=port, cafile=cafile, verify=verify
+            )
+            version = pinned if probe.healthy and pinned and pinned in probe.detail + expect else ""
+            out.append(
+                ServiceState(
+                    host.name,
+                    name,
+                    probe.url,
+                    probe.healthy,
+                    probe.status,
+                    probe.detail,
+                    version,
+                    pinned,
+                    probe.cert_days_left,
+                    f"{secrets_dir} ({creds})" if creds else "",
+                )
+            )
+    return out
+
+
+def _default(role: str, var: str) -> str:
+    if not var:
+        return ""
+    return str(specs.load_role(role).options.get(var, {}).get("default", ""))
+
+
+def _address(host: Host) -> str | None:
+    value = host.vars.get("chaton_status_address")
+    return str(value) if value else None
+
+
+def _secrets_dir(inv: Inventory, host: Host) -> str:
+    value = host.vars.get("chaton_secrets_dir")
+    if isinstance(value, str) and "{{" not in value:
+        return value
+    return str(inv.directory / "secrets" / host.name)
+
+
+def table(rows: list[ServiceState], title: str) -> Table:
+    tab = Table(title=title)
+    for col in ("host", "service", "URL", "health", "certificate", "credentials"):
+        tab.add_column(col)
+    for r in rows:
+        cert = "-" if r.cert_days_left is None else f"{r.cert_days_left} days left"
+        state = "[green]healthy[/green]" if r.healthy else f"[red]{r.status}[/red] {r.detail[:60]}"
+        tab.add_row(r.host, r.service, r.url, state, cert, r.credentials)
+    return tab
