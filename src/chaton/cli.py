@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,8 @@ from rich.table import Table
 
 from chaton import __version__, project_root
 
-console = Console()
+# Wide enough for URLs when the output goes to a file or CI log.
+console = Console(width=None if sys.stdout.isatty() else 160)
 DEFAULT_INVENTORY = Path("inventories/mine")
 app = typer.Typer(
     help="Turn a small Debian server into a CHATONS host.",
