@@ -53,6 +53,9 @@ def ansible_env(root: Path | None = None) -> dict[str, str]:
 
 
 def _message(res: dict) -> str:
+    items = [r for r in res.get("results") or [] if isinstance(r, dict) and r.get("failed")]
+    if items:
+        return " ".join(_message(r) for r in items)
     msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
     if isinstance(msg, list):
         msg = "\n".join(map(str, msg))

@@ -1,0 +1,135 @@
+"""The chaton command as a volunteer uses it: init, then check, in temporary directories."""
+
+from __future__ import annotations
+
+import copy
+import json
+import stat
+
+import pytest
+import yaml
+from conftest import write_inventory
+from test_validate import BAD, GOOD
+from typer.testing import CliRunner
+
+from chaton.cli import app
+
+runner = CliRunner()
+
+INIT = [
+    "--name",
+    "Les Chatons",
+    "--domain",
+    "chatons.example.org",
+    "--email",
+    "admin@example.org",
+    "--host",
+    "127.0.0.1",
+    "--services",
+    "",
+    "--admin",
+    "camille",
+]
+
+# Mistakes only the command catches (on top of every case of test_validate.BAD).
+CLI_BAD = [
+    ("service-typo", {"etherpadd_enabled": True}, "etherpadd_enabled"),
+    ("variable-typo", {"chaton_domian": "example.org"}, "chaton_domian"),
+    ("common-variable-typo", {"common_admin_user": []}, "common_admin_user"),
+    ("proxy-variable-typo", {"proxy_hsts_maxage": 10}, "proxy_hsts_maxage"),
+    ("hsts-not-a-number", {"proxy_hsts_max_age": "two years"}, "proxy_hsts_max_age"),
+    ("gzip-not-a-boolean", {"proxy_gzip_enabled": "maybe"}, "proxy_gzip_enabled"),
+    ("admin-state-unknown", {"common_admin_users": [{"name": "camille", "state": "gone"}]}, "common_admin_users"),
+    ("host-too-small", {"chaton_host_memory_mb": 256}, "chaton_host_memory_mb"),
+    ("disk-too-small", {"chaton_host_disk_mb": 500}, "chaton_host_disk_mb"),
+]
+
+
+def _check(tmp_path, changes):
+    group_vars = copy.deepcopy(GOOD)
+    for key, value in changes.items():
+        if value is None:
+            group_vars.pop(key, None)
+        else:
+            group_vars[key] = value
+    inventory = write_inventory(tmp_path / "inv", group_vars)
+    return runner.invoke(app, ["check", str(inventory.parent), "--offline", "--json"])
+
+
+def test_init_then_check_passes(tmp_path):
+    target = tmp_path / "inventories" / "mine"
+    result = runner.invoke(app, ["init", str(target), *INIT])
+    assert result.exit_code == 0, result.output
+    secrets = target / "group_vars" / "all" / "secrets.yml"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert yaml.safe_load((target / "group_vars" / "all" / "chaton.yml").read_text())["chaton_domain"] == (
+        "chatons.example.org"
+    )
+    assert "secrets/" in (target / ".gitignore").read_text()
+    check = runner.invoke(app, ["check", str(target), "--offline"])
+    assert check.exit_code == 0, check.output
+
+
+def test_init_never_overwrites_without_force(tmp_path):
+    target = tmp_path / "mine"
+    assert runner.invoke(app, ["init", str(target), *INIT]).exit_code == 0
+    before = (target / "group_vars" / "all" / "chaton.yml").read_text()
+    again = runner.invoke(app, ["init", str(target), *INIT[:3], "other.example.org", *INIT[4:]])
+    assert again.exit_code == 1
+    assert "--force" in again.output
+    assert (target / "group_vars" / "all" / "chaton.yml").read_text() == before
+    forced = runner.invoke(app, ["init", str(target), *INIT[:3], "other.example.org", *INIT[4:], "--force"])
+    assert forced.exit_code == 0
+    assert "other.example.org" in (target / "group_vars" / "all" / "chaton.yml").read_text()
+
+
+def test_init_encrypts_secrets_with_a_vault_password(tmp_path):
+    password = tmp_path / "vault-password"
+    password.write_text("correct horse battery staple\n")
+    target = tmp_path / "mine"
+    result = runner.invoke(app, ["init", str(target), *INIT, "--vault-password-file", str(password)])
+    assert result.exit_code == 0, result.output
+    secrets = (target / "group_vars" / "all" / "secrets.yml").read_text()
+    assert secrets.startswith("$ANSIBLE_VAULT;1.1;AES256")
+    assert runner.invoke(app, ["check", str(target), "--offline"]).exit_code == 0
+
+
+def test_init_refuses_an_unknown_service(tmp_path):
+    args = list(INIT)
+    args[args.index("--services") + 1] = "etherpadd"
+    result = runner.invoke(app, ["init", str(tmp_path / "mine"), *args])
+    assert result.exit_code == 2
+    assert not (tmp_path / "mine").exists()
+
+
+def test_check_rejects_yaml_that_is_not_a_mapping(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", GOOD)
+    (inventory.parent / "group_vars" / "all" / "vars.yml").write_text("- chaton_domain: example.org\n")
+    result = runner.invoke(app, ["check", str(inventory.parent), "--offline", "--json"])
+    assert result.exit_code == 1
+    assert "not a mapping" in result.output
+
+
+def test_check_rejects_a_missing_inventory(tmp_path):
+    result = runner.invoke(app, ["check", str(tmp_path / "nowhere"), "--offline"])
+    assert result.exit_code == 1
+    assert "chaton init" in result.output
+
+
+ALL_BAD = BAD + CLI_BAD
+
+
+@pytest.mark.parametrize(("case", "changes", "expected"), ALL_BAD, ids=[c[0] for c in ALL_BAD])
+def test_check_rejects_bad_inventory(tmp_path, case, changes, expected):
+    result = _check(tmp_path, changes)
+    assert result.exit_code == 1, f"{case} was accepted:\n{result.output}"
+    report = json.loads(result.output)
+    assert not report["ok"]
+    text = json.dumps(report["findings"])
+    assert expected in text, text
+
+
+def test_bad_inventory_count():
+    count = len(ALL_BAD) + 2  # plus the not-a-mapping and missing-inventory cases
+    print(f"\nchaton check rejects {count} bad inventories")
+    assert count >= 30
