@@ -13,10 +13,11 @@ from chaton import project_root, specs
 from chaton.harness import docker as engine
 from chaton.harness import images
 
-CONTAINER = "chaton-demo"
+# Overridable so tests can run a second demo host beside a volunteer's.
+CONTAINER = os.environ.get("CHATON_DEMO_CONTAINER", "chaton-demo")
 DOMAIN = "chaton.localhost"
-HTTPS_PORT = 8443
-HTTP_PORT = 8080
+HTTPS_PORT = int(os.environ.get("CHATON_DEMO_HTTPS_PORT", "8443"))
+HTTP_PORT = int(os.environ.get("CHATON_DEMO_HTTP_PORT", "8080"))
 
 
 def mirror() -> Path | None:
