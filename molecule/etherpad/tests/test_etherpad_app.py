@@ -1,0 +1,172 @@
+"""Etherpad itself, driven as a user through the HTTPS proxy (needs the release in the mirror)."""
+
+import json
+import os
+import shlex
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+
+from chaton.testing import curl, pebble_root
+
+DOMAIN = "pad.chaton.test"
+BASE = f"https://{DOMAIN}"
+PAD = "chaton-test-pad"
+VERSION = "3.3.1"
+# Docker rewrites /etc/hosts when the instance restarts: name the address here.
+RESOLVE = f"{DOMAIN}:443:127.0.0.1"
+
+BROWSER_SCRIPT = r"""
+import sys, time
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+url, line, profile = sys.argv[1:4]
+options = Options()
+options.binary_location = "/usr/bin/chromium"
+for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + profile):
+    options.add_argument(flag)
+driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+try:
+    driver.get(url)
+    wait = WebDriverWait(driver, 90)
+    wait.until(ec.frame_to_be_available_and_switch_to_it((By.NAME, "ace_outer")))
+    wait.until(ec.frame_to_be_available_and_switch_to_it((By.NAME, "ace_inner")))
+    body = wait.until(ec.element_to_be_clickable((By.ID, "innerdocbody")))
+    body.click()
+    body.send_keys(Keys.CONTROL, Keys.END)
+    body.send_keys(Keys.ENTER, line)
+    time.sleep(5)  # the changeset leaves through socket.io
+    print(driver.find_element(By.ID, "innerdocbody").text)
+finally:
+    driver.quit()
+"""
+
+
+@pytest.fixture(scope="module")
+def root(host):
+    return pebble_root(host)
+
+
+@pytest.fixture(scope="module")
+def apikey(host):
+    key = host.file("/etc/etherpad/APIKEY.txt")
+    assert key.mode == 0o640 and key.user == "root" and key.group == "etherpad"
+    return host.run("cat /etc/etherpad/APIKEY.txt").stdout.strip()
+
+
+def api(host, root, method, apikey, **params):
+    query = urllib.parse.urlencode({"apikey": apikey, **params})
+    result = curl(host, f"{BASE}/api/1/{method}?{query}", "--resolve", RESOLVE, cacert=root)
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def wait_healthy(host, root, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        result = curl(host, f"{BASE}/health", "--resolve", RESOLVE, cacert=root)
+        if result.rc == 0 and '"pass"' in result.stdout:
+            return json.loads(result.stdout)
+        time.sleep(2)
+    raise AssertionError(f"Etherpad did not come back healthy: {result.stdout} {result.stderr}")
+
+
+def test_health_reports_pass_and_the_pinned_version(host, root):
+    health = wait_healthy(host, root)
+    assert health["status"] == "pass"
+    assert health["releaseId"] == VERSION
+
+
+def test_api_creates_sets_and_reads_a_pad(host, root, apikey):
+    api(host, root, "deletePad", apikey, padID=PAD)
+    created = api(host, root, "createPad", apikey, padID=PAD, text="hello")
+    assert created["code"] == 0, created
+    assert api(host, root, "setText", apikey, padID=PAD, text="Bonjour depuis l'API")["code"] == 0
+    got = api(host, root, "getText", apikey, padID=PAD)
+    assert got == {"code": 0, "message": "ok", "data": {"text": "Bonjour depuis l'API\n"}}
+    export = curl(host, f"{BASE}/p/{PAD}/export/txt", "--resolve", RESOLVE, cacert=root)
+    assert export.stdout == "Bonjour depuis l'API\n"
+
+
+def test_api_refuses_a_wrong_key(host, root):
+    assert api(host, root, "getText", "not-the-key", padID=PAD)["code"] == 4
+
+
+def test_a_browser_typing_in_the_pad_reaches_the_api(host, root, apikey):
+    install = host.run(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends"
+        " chromium chromium-driver python3-selenium libnss3-tools fonts-dejavu-core"
+    )
+    assert install.rc == 0, install.stderr[-2000:]
+    # Chromium trusts the NSS database of $HOME, not the system store: give it pebble's root.
+    home = "/root/chaton-browser"
+    host.run(f"rm -rf {home} && mkdir -p {home}/.pki/nssdb")
+    assert host.run(f"certutil -d sql:{home}/.pki/nssdb -N --empty-password").rc == 0
+    assert host.run(f"certutil -d sql:{home}/.pki/nssdb -A -t C,, -n pebble -i {root}").rc == 0
+    host.run(f"cat > {home}/drive.py << 'EOF'\n{BROWSER_SCRIPT}\nEOF")
+    line = f"Ligne tapée dans Chromium {int(time.time())}"
+    result = host.run(
+        f"cd {home} && HOME={home} timeout 180 python3 drive.py"
+        f" {shlex.quote(BASE + '/p/' + PAD)} {shlex.quote(line)} {home}/profile"
+    )
+    assert result.rc == 0, result.stderr[-3000:]
+    assert line in result.stdout, result.stdout
+    for _ in range(15):
+        text = api(host, root, "getText", apikey, padID=PAD)["data"]["text"]
+        if line in text:
+            break
+        time.sleep(1)
+    assert text == f"Bonjour depuis l'API\n{line}\n"
+
+
+def test_admin_refuses_anonymous_access(host, root):
+    result = curl(
+        host, f"{BASE}/admin-auth/", "--resolve", RESOLVE, "-o", "/dev/null", "-w", "%{http_code}", cacert=root
+    )
+    assert result.stdout == "401"
+
+
+def test_etherpad_listens_on_loopback_only(host):
+    listening = host.check_output("ss -Hltn 'sport = :9001'")
+    assert listening and all(line.split()[3] == "127.0.0.1:9001" for line in listening.splitlines())
+
+
+def test_code_is_read_only_to_the_service(host):
+    release = f"/opt/etherpad/versions/{VERSION}"
+    for path in (release, f"{release}/src", f"{release}/src/node/server.ts", f"{release}/node_modules"):
+        assert host.run(f"runuser -u etherpad -- test -w {path}").rc != 0, f"{path} is writable by etherpad"
+    assert host.file(f"{release}/var").linked_to == "/var/lib/etherpad/var"
+
+
+def test_unit_exposure_is_at_most_2(host):
+    out = host.check_output("systemd-analyze security --no-pager etherpad.service")
+    exposure = float(out.rsplit("Overall exposure level for etherpad.service: ", 1)[1].split()[0])
+    assert exposure <= 2.0
+
+
+def test_pad_survives_a_service_restart(host, root, apikey):
+    assert host.run("systemctl restart etherpad").rc == 0
+    wait_healthy(host, root)
+    assert "Bonjour depuis l'API" in api(host, root, "getText", apikey, padID=PAD)["data"]["text"]
+
+
+def test_pad_survives_an_instance_restart(host, root, apikey):
+    name = host.backend.name
+    subprocess.run(["docker", "restart", name], check=True, capture_output=True, timeout=180)
+    for _ in range(60):
+        if host.run("systemctl is-system-running --wait").stdout.strip() in ("running", "degraded"):
+            break
+        time.sleep(2)
+    assert host.service("etherpad").is_running
+    wait_healthy(host, root)
+    assert "Bonjour depuis l'API" in api(host, root, "getText", apikey, padID=PAD)["data"]["text"]
+    assert os.environ.get("CHATON_ARTIFACT_MIRROR")
