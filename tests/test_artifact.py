@@ -59,7 +59,7 @@ def run(tmp_path: Path, **extravars):
         private_data_dir=str(tmp_path / "runner"),
         playbook=str(playbook),
         extravars={"cache": str(tmp_path / "cache"), **extravars},
-        envvars={k: env[k] for k in ("ANSIBLE_ROLES_PATH", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_CONFIG")},
+        envvars={k: env[k] for k in ("ANSIBLE_ROLES_PATH", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_CONFIG", "PATH")},
         quiet=True,
     )
     output = result.stdout.read()
