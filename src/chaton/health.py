@@ -17,6 +17,7 @@ class Probe:
     status: str
     detail: str = ""
     cert_days_left: int | None = None
+    body: str = ""
 
 
 def _context(cafile: str | None, verify: bool) -> ssl.SSLContext:
@@ -67,4 +68,4 @@ def probe(
         days = (expires - dt.datetime.now(dt.UTC)).days
     healthy = resp.status < 400 and (not expect or expect in body)
     detail = "" if healthy else (f"'{expect}' not in the answer" if resp.status < 400 else body[:200])
-    return Probe(name, url, healthy, str(resp.status), detail, days)
+    return Probe(name, url, healthy, str(resp.status), detail, days, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,33 +77,34 @@ def states(
     out = []
     for host in inv.hosts.values():
         secrets_dir = _secrets_dir(inv, host)
-        entries = [("portal", host.vars.get("chaton_domain", ""), "/", "", "", "")]
+        target = {"address": address or _address(host), "port": port, "cafile": cafile, "verify": verify}
+        entries: list[tuple[str, str, str, str, specs.Service | None]] = [
+            ("portal", host.vars.get("chaton_domain", ""), "/", "", None)
+        ]
         for name in checks.enabled_services(host):
             svc = specs.services()[name]
-            pinned = str(host.vars.get(svc.version_var, _default(name, svc.version_var)))
-            entries.append(
-                (
-                    name,
-                    checks.service_domain(host, name),
-                    svc.health_path,
-                    svc.health_expect,
-                    pinned,
-                    ", ".join(svc.credentials),
-                )
-            )
-        for name, domain, path, expect, pinned, creds in entries:
-            probe = health.probe(
-                domain, path, expect, address=address or _address(host), port=port, cafile=cafile, verify=verify
-            )
-            version = pinned if probe.healthy and pinned and pinned in probe.detail + expect else ""
+            entries.append((name, checks.service_domain(host, name), svc.health_path, svc.health_expect, svc))
+        for name, domain, path, expect, svc in entries:
+            probe = health.probe(domain, path, expect, **target)
+            pinned = version = creds = ""
+            if svc is not None:
+                creds = ", ".join(svc.credentials)
+                if svc.version_var:
+                    pinned = str(host.vars.get(svc.version_var, _default(name, svc.version_var)))
+                if svc.version_path and probe.healthy:
+                    answer = probe if svc.version_path == path else health.probe(domain, svc.version_path, **target)
+                    found = re.search(svc.version_regex, answer.body) if svc.version_regex else None
+                    version = found.group(1) if found else "?"
+            healthy = probe.healthy and (not pinned or not version or version == pinned)
+            detail = probe.detail or ("" if healthy else f"runs {version}, pinned {pinned}")
             out.append(
                 ServiceState(
                     host.name,
                     name,
                     probe.url,
-                    probe.healthy,
+                    healthy,
                     probe.status,
-                    probe.detail,
+                    detail,
                     version,
                     pinned,
                     probe.cert_days_left,
@@ -132,10 +134,11 @@ def _secrets_dir(inv: Inventory, host: Host) -> str:
 
 def table(rows: list[ServiceState], title: str) -> Table:
     tab = Table(title=title)
-    for col in ("host", "service", "URL", "health", "certificate", "credentials"):
+    for col in ("host", "service", "URL", "health", "version", "certificate", "credentials"):
         tab.add_column(col)
     for r in rows:
         cert = "-" if r.cert_days_left is None else f"{r.cert_days_left} days left"
         state = "[green]healthy[/green]" if r.healthy else f"[red]{r.status}[/red] {r.detail[:60]}"
-        tab.add_row(r.host, r.service, r.url, state, cert, r.credentials)
+        version = r.version + (f" (pinned {r.pinned})" if r.pinned and r.version != r.pinned else "")
+        tab.add_row(r.host, r.service, r.url, state, version or "-", cert, r.credentials)
     return tab

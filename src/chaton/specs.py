@@ -33,6 +33,8 @@ class Service:
     memory_mb: int
     disk_mb: int
     version_var: str = ""
+    version_path: str = ""
+    version_regex: str = ""
     credentials: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
 
@@ -80,6 +82,8 @@ def services(root: Path | None = None) -> dict[str, Service]:
             memory_mb=int(svc.get("memory_mb", 256)),
             disk_mb=int(svc.get("disk_mb", 512)),
             version_var=svc.get("version_var", ""),
+            version_path=svc.get("version_path", ""),
+            version_regex=svc.get("version_regex", ""),
             credentials=tuple(svc.get("credentials", [])),
             artifacts=tuple(svc.get("artifacts", [])),
         )
