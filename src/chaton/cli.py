@@ -204,6 +204,73 @@ def status(
     raise typer.Exit(_status(inventory, title="chaton status", as_json=as_json, port=port, cafile=cafile))
 
 
+def _backup_playbook(playbook: str, inventory: Path, extravars: dict, doing: str, again: str) -> list[str]:
+    """Run a backup playbook with a spinner; return the lines its summary tasks printed."""
+    from chaton.inventory import load
+    from chaton.runner import run_playbook
+
+    lines: list[str] = []
+
+    def on_event(event: dict) -> None:
+        data = event.get("event_data") or {}
+        msg = (data.get("res") or {}).get("msg")
+        if event.get("event") == "runner_on_ok" and data.get("task", "").startswith(("Show each", "Say what")):
+            host = data.get("host", "?")
+            lines.extend(f"{host}: {line}" for line in (msg if isinstance(msg, list) else [msg]) if line)
+
+    with console.status(doing):
+        result = run_playbook(playbook, load(inventory).path, extravars=extravars, quiet=True, on_event=on_event)
+    if not result.ok:
+        for failure in result.failures:
+            console.print(f"[red]FAILED[/red] on {failure.host}, task '{failure.task}': {failure.message}")
+        console.print(f"Fix the cause, then run again: {again}")
+        raise typer.Exit(1)
+    return lines
+
+
+@app.command()
+def backup(
+    inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
+    list_only: Annotated[bool, typer.Option("--list", help="List the archives without backing up.")] = False,
+) -> None:
+    """Back up every service now (borgmatic), then list each service's archives and their sizes.
+
+    Example: chaton backup inventories/mine --list
+    """
+    lines = _backup_playbook(
+        "playbooks/backup.yml",
+        inventory,
+        {"backup_list_only": list_only},
+        "listing the archives" if list_only else "backing up",
+        f"chaton backup {inventory}" + (" --list" if list_only else ""),
+    )
+    for line in lines:
+        console.print(line, highlight=False)
+    console.print(f"Restore one service with: chaton restore {inventory} --service <name> [--archive <archive>]")
+
+
+@app.command()
+def restore(
+    service: Annotated[str, typer.Option(help="The service to restore (as listed by chaton backup --list).")],
+    inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
+    archive: Annotated[str, typer.Option(help="Archive to restore; default: the latest.")] = "latest",
+) -> None:
+    """Restore one service: stop it, put its directories and databases back from an archive, start it.
+
+    Example: chaton restore inventories/mine --service ethercalc --archive ethercalc-2026-11-29T03:15:00
+    """
+    lines = _backup_playbook(
+        "playbooks/restore.yml",
+        inventory,
+        {"restore_service": service, "restore_archive": archive},
+        f"restoring {service}",
+        f"chaton restore {inventory} --service {service}" + (f" --archive {archive}" if archive != "latest" else ""),
+    )
+    for line in lines:
+        console.print(line, highlight=False)
+    console.print(f"Check it: chaton status {inventory}")
+
+
 @app.command()
 def demo(
     release: Annotated[str, typer.Option(help="Debian release of the container (12 or 13).")] = "12",

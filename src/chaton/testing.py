@@ -12,6 +12,7 @@ import re
 import shlex
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 PEBBLE_ROOT = "/etc/pebble-test/root.pem"
@@ -92,3 +93,24 @@ def tcp_reachable(address: str, port: int, timeout: float = 3.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def run_playbook(playbook: str, extra: list[str] | None = None) -> tuple[str, float]:
+    """Run a project playbook (path relative to the project) against the scenario's instance.
+
+    Return its output and wall time in seconds; fail the test with the output's tail when it fails.
+    """
+    project = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path.cwd()))
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(project / playbook), *(extra or [])]
+    env = molecule_env()
+    cfg = ephemeral / "ansible.cfg"
+    if cfg.is_file():
+        env["ANSIBLE_CONFIG"] = str(cfg)
+    start = time.monotonic()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - start
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise AssertionError(f"{playbook} failed (exit {proc.returncode}):\n{out[-6000:]}")
+    return out, elapsed
