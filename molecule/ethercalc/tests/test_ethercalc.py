@@ -5,14 +5,17 @@ whole instance, and check that every sheet made before is still there.
 """
 
 import json
+import os
 import re
 import subprocess
 import time
 import uuid
+import warnings
+from pathlib import Path
 
 import pytest
 
-from chaton.testing import changed_tasks, curl, pebble_root, run_playbook_check
+from chaton.testing import changed_tasks, curl, molecule_env, pebble_root, run_playbook_check
 
 NAME = "calc.chaton.test"
 APP = "http://127.0.0.1:8000"
@@ -228,6 +231,18 @@ def test_browser_visit_alone_creates_the_sheet(host):
     assert app(host, f"/_exists/{sheet}").stdout == "true"
 
 
+def test_idle_memory_stays_small(host):
+    """Idle RSS of EtherCalc and its Redis (reported in the warnings summary)."""
+    time.sleep(5)
+    rss = {}
+    for unit in ("ethercalc", "redis-server@ethercalc"):
+        pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
+        rss[unit] = int(host.check_output(f"ps -o rss= -p {pid}")) // 1024
+    warnings.warn(f"idle RSS (MB): {rss}", stacklevel=1)
+    assert rss["ethercalc"] < 256
+    assert rss["redis-server@ethercalc"] < 64
+
+
 def assert_all_sheets_present(host):
     for sheet in SHEETS.values():
         assert app(host, f"/_exists/{sheet}").stdout == "true", sheet
@@ -290,3 +305,50 @@ def test_sheets_survive_an_instance_restart(host):
         time.sleep(1)
     wait_for_app(host)
     assert_all_sheets_present(host)
+
+
+def test_disabling_removes_the_service_and_keeps_the_sheets(host):
+    """Last: ethercalc_enabled false removes service, site and Redis unit; the sheets stay on disk."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    env = molecule_env()
+    cfg = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"
+    if cfg.is_file():
+        env["ANSIBLE_CONFIG"] = str(cfg)
+    run = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(scenario / "converge.yml"),
+            "-e",
+            "ethercalc_enabled=false",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert not host.file("/etc/systemd/system/ethercalc.service").exists
+    assert not host.service("ethercalc").is_running
+    assert not host.service("redis-server@ethercalc").is_running
+    assert not host.file(f"/etc/nginx/sites-enabled/{NAME}.conf").exists
+    assert not host.file("/etc/nginx/conf.d/chaton-ethercalc.conf").exists
+    assert not host.file("/opt/ethercalc").exists
+    assert host.run("nginx -t").rc == 0
+    # The data left behind is a loadable Redis dataset holding the sheets.
+    host.run("rm -rf /var/tmp/chaton-ec-copy && cp -a /var/lib/redis/ethercalc /var/tmp/chaton-ec-copy")
+    load = host.run(
+        "redis-server --port 6399 --bind 127.0.0.1 --dir /var/tmp/chaton-ec-copy --appendonly yes --daemonize yes"
+    )
+    assert load.rc == 0, load.stderr
+    try:
+        for sheet in SHEETS.values():
+            for _ in range(20):
+                found = host.run(f"redis-cli -p 6399 exists snapshot-{sheet}").stdout.strip()
+                if found != "" and not found.startswith("LOADING"):
+                    break
+                time.sleep(0.5)
+            assert found == "1", sheet
+    finally:
+        host.run("redis-cli -p 6399 shutdown nosave")
