@@ -1,0 +1,260 @@
+"""Framadate itself, driven as a user through the HTTPS proxy (needs the artifacts in the mirror)."""
+
+import email
+import email.policy
+import html
+import os
+import re
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from chaton.testing import curl, pebble_root
+
+DOMAIN = "date.chaton.test"
+BASE = f"https://{DOMAIN}"
+SINK = "/var/lib/smtp-sink-test"
+RESOLVE = f"{DOMAIN}:443:127.0.0.1"  # /etc/hosts is rewritten by docker on an instance restart
+
+
+def secret(name: str) -> str:
+    files = list(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "secrets").glob(f"*/{name}"))
+    assert len(files) == 1
+    return files[0].read_text().split()[0]
+
+
+@pytest.fixture(scope="module")
+def root(host):
+    return pebble_root(host)
+
+
+class Browser:
+    """A user with a cookie jar, through the HTTPS proxy."""
+
+    def __init__(self, host, root, name):
+        self.host, self.root = host, root
+        self.jar = f"/root/framadate-test-{name}.jar"
+        host.run(f"rm -f {self.jar}")
+
+    def request(self, path, *args):
+        result = curl(
+            self.host, BASE + path, "--resolve", RESOLVE, "-c", self.jar, "-b", self.jar, *args, cacert=self.root
+        )
+        assert result.rc == 0, result.stderr
+        return html.unescape(result.stdout)
+
+    def get(self, path):
+        return self.request(path)
+
+    def post(self, path, fields, headers=False):
+        args = []
+        for key, value in fields:
+            args += ["--data-urlencode", f"{key}={value}"]
+        if headers:
+            args += ["-D", "-", "-o", "/dev/null"]
+        return self.request(path, *args)
+
+
+def location(headers: str) -> str:
+    found = re.search(r"^location:\s*(\S+)", headers, re.IGNORECASE | re.MULTILINE)
+    assert found, headers
+    return found.group(1)
+
+
+def create_and_vote(host, root, lang, title, creator_mail):
+    user = Browser(host, root, lang)
+    user.post("/", [("lang", lang)])
+    user.get("/create_poll.php?type=classic")
+    step1 = user.post(
+        "/create_poll.php?type=classic",
+        [
+            ("name", "Alice Admin"),
+            ("mail", creator_mail),
+            ("title", title),
+            ("description", "Some *markdown*"),
+            ("editable", "1"),
+            ("type", "classic"),
+            ("gotostep2", "classic"),
+        ],
+        headers=True,
+    )
+    assert "create_classic_poll.php" in location(step1)
+    user.get("/create_classic_poll.php")
+    step2 = user.post(
+        "/create_classic_poll.php",
+        [("choices[]", "Pizza"), ("choices[]", "Sushi"), ("choices[]", "Crêpes"), ("fin_sondage_autre", "Next")],
+    )
+    enddate = re.search(r'name="enddate" value="([0-9/.-]+)"', step2)
+    assert enddate, step2[-2000:]
+    step3 = user.post(
+        "/create_classic_poll.php", [("enddate", enddate.group(1)), ("confirmation", "confirmation")], headers=True
+    )
+    admin_url = location(step3)
+    found = re.fullmatch(rf"{re.escape(BASE)}/([A-Za-z0-9]{{24}})/admin", admin_url)
+    assert found, admin_url
+    admin_id = found.group(1)
+    poll_id = admin_id[:16]
+    page = user.get(f"/{poll_id}")
+    assert title in page
+    control = re.search(r'name="control" value="([0-9a-f]+)"', page)
+    assert control, page[-2000:]
+    voter = Browser(host, root, f"{lang}-voter")
+    voter.get(f"/{poll_id}")
+    user.post(
+        f"/{poll_id}",
+        [
+            ("name", "Bob Voter"),
+            ("control", control.group(1)),
+            ("choices[0]", "2"),
+            ("choices[1]", "0"),
+            ("choices[2]", "1"),
+            ("save", ""),
+        ],
+    )
+    return {"admin_id": admin_id, "poll_id": poll_id, "title": title, "mail": creator_mail}
+
+
+def mails_to(host, address, timeout=60):
+    for _ in range(timeout):
+        found = host.run(f"grep -l -r {shlex.quote(address)} {SINK}/new")
+        if found.rc == 0:
+            return [
+                email.message_from_string(host.file(path).content_string, policy=email.policy.default)
+                for path in found.stdout.split()
+            ]
+        time.sleep(1)
+    return []
+
+
+def body(message) -> str:
+    part = message.get_body(preferencelist=("html", "plain"))
+    return part.get_content()
+
+
+@pytest.fixture(scope="module")
+def polls(host, root):
+    stamp = int(time.time())
+    return {
+        "en": create_and_vote(host, root, "en", f"Lunch poll {stamp}", f"alice-en-{stamp}@example.net"),
+        "fr": create_and_vote(host, root, "fr", f"Sondage déjeuner {stamp}", f"alice-fr-{stamp}@example.net"),
+    }
+
+
+def assert_poll_intact(host, root, poll):
+    reader = Browser(host, root, "reader")
+    page = reader.get(f"/{poll['poll_id']}")
+    assert poll["title"] in page
+    assert "Bob Voter" in page
+    csv = reader.get(f"/exportcsv.php?poll={poll['poll_id']}")
+    assert "Bob Voter" in csv and "Pizza" in csv and "Crêpes" in csv, csv
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_vote_reads_back_on_the_page_and_in_csv(host, root, polls, lang):
+    assert_poll_intact(host, root, polls[lang])
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_creator_mail_links_to_the_real_host(host, polls, lang):
+    poll = polls[lang]
+    messages = mails_to(host, poll["mail"])
+    assert messages, f"no mail to {poll['mail']} reached the sink"
+    texts = [body(m) for m in messages]
+    assert any(f"{BASE}/{poll['admin_id']}/admin" in t for t in texts), texts
+    subjects = " ".join(str(m["Subject"]) for m in messages)
+    if lang == "fr":
+        assert "sondage" in (subjects + " ".join(texts)).lower()
+
+
+def test_french_pages_are_french(host, root, polls):
+    reader = Browser(host, root, "reader-fr")
+    reader.post("/", [("lang", "fr")])
+    page = reader.get(f"/{polls['fr']['poll_id']}")
+    assert 'lang="fr"' in page
+
+
+def test_admin_needs_the_generated_password(host, root):
+    anonymous = curl(host, f"{BASE}/admin/", "--resolve", RESOLVE, "-o", "/dev/null", "-w", "%{http_code}", cacert=root)
+    assert anonymous.stdout == "401"
+    password = secret("framadate_admin_password")
+    admin = curl(
+        host, f"{BASE}/admin/", "--resolve", RESOLVE, "-u", f"admin:{password}", "-w", "\n%{http_code}", cacert=root
+    )
+    assert admin.stdout.endswith("\n200")
+    assert "polls.php" in admin.stdout
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/inc/config.php",
+        "/app/inc/init.php",
+        "/vendor/autoload.php",
+        "/vendor/sabre/vobject/lib/Component.php",
+        "/tpl/studs.tpl",
+        "/tpl_c/",
+        "/composer.json",
+        "/htaccess.txt",
+        "/admin/install.php",
+        "/admin/stdout.log",
+        "/scripts/packaging.php",
+        "/buildlang.php",
+    ],
+)
+def test_internals_are_unreachable(host, root, path):
+    password = secret("framadate_admin_password")
+    for auth in ([], ["-u", f"admin:{password}"]):
+        result = curl(
+            host, BASE + path, "--resolve", RESOLVE, *auth, "-o", "/dev/null", "-w", "%{http_code}", cacert=root
+        )
+        assert result.stdout in {"401", "403", "404"}, f"{path} answered {result.stdout}"
+
+
+def test_migrations_are_idempotent(host):
+    again = host.run(
+        "cd /var/www/framadate/current && SERVER_NAME=date.chaton.test SERVER_PORT=443 HTTPS=on "
+        "SCRIPT_NAME=/admin/migration.php runuser -u framadate -- php admin/migration.php"
+    )
+    assert again.rc == 0
+    skipped = re.search(r'label-info">\s*(\d*) / (\d+)', again.stdout)
+    assert skipped and skipped.group(1) == skipped.group(2), again.stdout[-1500:]
+
+
+def test_pool_runs_as_framadate_and_writes_only_its_paths(host, root, polls):
+    Browser(host, root, "warm").get("/")
+    workers = host.check_output("ps -o user= -C php-fpm8.2,php-fpm8.4 | sort | uniq -c")
+    assert "framadate" in workers
+    assert host.file("/var/www/framadate/current/tpl_c").is_symlink
+    assert host.file("/var/www/framadate/current/app/inc/config.php").user == "root"
+    assert host.run("runuser -u framadate -- touch /var/www/framadate/current/x").rc != 0
+
+
+@pytest.mark.parametrize("unit", ["php-fpm", "mariadb"])
+def test_poll_survives_a_service_restart(host, root, polls, unit):
+    if unit == "php-fpm":
+        unit = "php" + host.check_output("php -r 'echo PHP_MAJOR_VERSION.\".\".PHP_MINOR_VERSION;'") + "-fpm"
+    assert host.run(f"systemctl restart {unit}").rc == 0
+    assert_poll_intact(host, root, polls["en"])
+
+
+def test_poll_survives_an_instance_restart(host, root, polls):
+    subprocess.run(["docker", "restart", host.backend.name], check=True, capture_output=True, timeout=180)
+    for _ in range(60):
+        if host.run("systemctl is-system-running --wait").stdout.strip() in ("running", "degraded"):
+            break
+        time.sleep(2)
+    assert_poll_intact(host, root, polls["en"])
+    assert_poll_intact(host, root, polls["fr"])
+
+
+def test_report_idle_memory(host):
+    time.sleep(35)  # ondemand workers stop after 30 s idle
+    report = host.check_output(
+        "for p in $(pgrep -f 'php-fpm|mariadbd'); do "
+        "printf '%s %s ' $p \"$(tr '\\0' ' ' </proc/$p/cmdline | cut -c1-40)\"; "
+        'awk \'/^Rss:/{r=$2}/^Pss:/{s=$2}END{print "RSS=" r "kB PSS=" s "kB"}\' /proc/$p/smaps_rollup; done'
+    )
+    print("idle memory:\n" + report)

@@ -1,0 +1,128 @@
+"""What Framadate runs on, tested with or without the application: MariaDB, mail relay, PHP-FPM pool, nginx."""
+
+import email
+import os
+import shlex
+import time
+from pathlib import Path
+
+import pytest
+
+from chaton.testing import changed_tasks, curl, pebble_root, run_playbook_check
+
+DOMAIN = "date.chaton.test"
+SINK = "/var/lib/smtp-sink-test"
+
+
+def secret(name: str) -> str:
+    host_dir = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "secrets")
+    files = list(host_dir.glob(f"*/{name}"))
+    assert len(files) == 1, f"secret {name} not generated under {host_dir}"
+    return files[0].read_text().split()[0]
+
+
+@pytest.fixture(scope="module")
+def root(host):
+    return pebble_root(host)
+
+
+@pytest.fixture(scope="module")
+def php(host):
+    return host.check_output("php -r 'echo PHP_MAJOR_VERSION.\".\".PHP_MINOR_VERSION;'")
+
+
+def test_check_mode_reports_no_change_on_converged_host():
+    output, recap = run_playbook_check()
+    assert all(r["failed"] == 0 for r in recap.values()), output[-4000:]
+    assert all(r["changed"] == 0 for r in recap.values()), changed_tasks(output)
+
+
+def test_mariadb_listens_on_loopback_only(host):
+    listening = host.check_output("ss -Hltn")
+    assert "127.0.0.1:3306" in listening
+    assert "0.0.0.0:3306" not in listening and "*:3306" not in listening
+    assert "innodb_buffer_pool_size = 64M" in host.file("/etc/mysql/mariadb.conf.d/90-chaton.cnf").content_string
+
+
+def test_database_user_reaches_its_database_only(host):
+    password = secret("framadate_db_password")
+    ok = host.run(f"mariadb -u framadate -p{shlex.quote(password)} framadate -e 'select 1'")
+    assert ok.rc == 0, ok.stderr
+    refused = host.run(f"mariadb -u framadate -p{shlex.quote(password)} mysql -e 'select 1'")
+    assert refused.rc != 0
+    wrong = host.run("mariadb -u framadate -pwrong-password framadate -e 'select 1'")
+    assert wrong.rc != 0
+
+
+def test_relay_listens_on_loopback_only_and_forwards_to_the_provider(host):
+    listening = host.check_output("ss -Hltn")
+    assert "127.0.0.1:25" in listening
+    assert "0.0.0.0:25 " not in listening
+    token = f"relay-test-{time.time_ns()}"
+    sent = host.run(
+        "python3 -c "
+        + shlex.quote(
+            "import smtplib; s = smtplib.SMTP('127.0.0.1', 25); "
+            f"s.sendmail('no-reply@chaton.test', ['someone@example.net'], 'Subject: {token}\\r\\n\\r\\nhello\\r\\n'); "
+            "s.quit()"
+        )
+    )
+    assert sent.rc == 0, sent.stderr
+    for _ in range(30):
+        found = host.run(f"grep -rl {token} {SINK}/new")
+        if found.rc == 0:
+            break
+        time.sleep(1)
+    assert found.rc == 0, host.run("journalctl -u postfix@- -n 20 --no-pager").stdout
+    message = email.message_from_string(host.file(found.stdout.split()[0]).content_string)
+    assert message["Subject"] == token
+
+
+def test_php_fpm_pool_is_valid_and_its_socket_is_for_nginx_only(host, php):
+    assert host.run(f"php-fpm{php} -t").rc == 0
+    pool = host.file(f"/etc/php/{php}/fpm/pool.d/framadate.conf").content_string
+    assert "user = framadate" in pool
+    assert "pm = ondemand" in pool
+    assert "open_basedir" in pool
+    assert not host.file(f"/etc/php/{php}/fpm/pool.d/www.conf").exists
+    socket = host.file("/run/php/framadate.sock")
+    assert socket.is_socket
+    assert socket.user == "www-data" and socket.mode == 0o600
+
+
+def test_php_fpm_unit_is_sandboxed(host, php):
+    shown = host.check_output(f"systemctl show php{php}-fpm -p ProtectSystem -p ReadWritePaths -p NoNewPrivileges")
+    assert "ProtectSystem=strict" in shown
+    assert "NoNewPrivileges=yes" in shown
+    assert "/var/lib/framadate" in shown
+    exposure = host.run(f"systemd-analyze security --no-pager php{php}-fpm.service | tail -1").stdout
+    print(f"php{php}-fpm exposure: {exposure.strip()}")
+
+
+def test_admin_password_file_is_bcrypt_and_for_nginx_only(host):
+    htpasswd = host.file("/etc/nginx/framadate.htpasswd")
+    assert htpasswd.mode == 0o640 and htpasswd.user == "root" and htpasswd.group == "www-data"
+    assert htpasswd.content_string.startswith("admin:$2")
+
+
+def test_nginx_serves_the_name_and_asks_for_the_admin_password(host, root):
+    assert host.run("nginx -t").rc == 0
+    anonymous = curl(host, f"https://{DOMAIN}/admin/", "-o", "/dev/null", "-w", "%{http_code}", cacert=root)
+    assert anonymous.stdout == "401"
+    wrong = curl(
+        host, f"https://{DOMAIN}/admin/", "-u", "admin:wrong", "-o", "/dev/null", "-w", "%{http_code}", cacert=root
+    )
+    assert wrong.stdout == "401"
+    password = secret("framadate_admin_password")
+    good = curl(
+        host,
+        f"https://{DOMAIN}/admin/",
+        "-u",
+        f"admin:{password}",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        cacert=root,
+    )
+    assert good.stdout != "401"
