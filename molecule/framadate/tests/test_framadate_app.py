@@ -241,7 +241,7 @@ def test_poll_survives_a_service_restart(host, root, polls, unit):
 
 
 def test_poll_survives_an_instance_restart(host, root, polls):
-    subprocess.run(["docker", "restart", host.backend.name], check=True, capture_output=True, timeout=180)
+    subprocess.run(["docker", "restart", host.backend.get_hostname()], check=True, capture_output=True, timeout=180)
     for _ in range(60):
         if host.run("systemctl is-system-running --wait").stdout.strip() in ("running", "degraded"):
             break
