@@ -42,6 +42,15 @@ CLI_BAD = [
     ("admin-state-unknown", {"common_admin_users": [{"name": "camille", "state": "gone"}]}, "common_admin_users"),
     ("host-too-small", {"chaton_host_memory_mb": 256}, "chaton_host_memory_mb"),
     ("disk-too-small", {"chaton_host_disk_mb": 500}, "chaton_host_disk_mb"),
+    ("port-clash", {"ethercalc_enabled": True, "etherpad_enabled": True, "ethercalc_port": 9001}, "port 9001"),
+    (
+        "name-clash",
+        {"ethercalc_enabled": True, "framadate_enabled": True, "framadate_domain": "calc.chatons.example.org"},
+        "calc.chatons.example.org is also",
+    ),
+    ("too-small-for-services", {"etherpad_enabled": True, "chaton_host_memory_mb": 700}, "disable etherpad"),
+    ("service-switch-not-boolean", {"etherpad_enabled": "yes please"}, "etherpad_enabled"),
+    ("block-variable-typo", {"mail_relay_hots": "smtp.example.org"}, "mail_relay_hots"),
 ]
 
 

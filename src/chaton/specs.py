@@ -17,7 +17,7 @@ import yaml
 from chaton import project_root
 
 # Roles every host runs, in site.yml's order.
-BASE_ROLES = ["chaton", "common", "proxy"]
+BASE_ROLES = ["chaton", "common", "proxy", "backup"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,10 @@ def base_needs(root: Path | None = None) -> dict[str, int]:
 
 
 def all_roles(root: Path | None = None) -> list[str]:
-    return BASE_ROLES + [s for s in services(root) if s not in BASE_ROLES]
+    """Every role with argument_specs: base roles first, then services, then building blocks."""
+    present = sorted(p.parent.parent.name for p in roles_dir(root).glob("*/meta/argument_specs.yml"))
+    ordered = BASE_ROLES + [s for s in services(root) if s not in BASE_ROLES]
+    return ordered + [r for r in present if r not in ordered]
 
 
 def known_options(root: Path | None = None) -> dict[str, str]:
