@@ -1,10 +1,9 @@
-"""Collect the application tests only when the Etherpad release is in the mirror."""
+"""Whether the Etherpad release is in the mirror (the application tests need it)."""
 
 import os
 from pathlib import Path
 
 MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
-ARCHIVE = Path(MIRROR, "etherpad", "etherpad-v3.3.1.tar.gz") if MIRROR else None
-
-# The converge already printed the one "SKIPPED etherpad: ..." line.
-collect_ignore = [] if ARCHIVE and ARCHIVE.is_file() else ["test_etherpad_app.py", "test_etherpad_removal.py"]
+APP_AVAILABLE = bool(MIRROR) and Path(MIRROR, "etherpad", "etherpad-v3.3.1.tar.gz").is_file()
+# Molecule names the test files on pytest's command line, so collect_ignore
+# would not apply: the application modules skip themselves.
