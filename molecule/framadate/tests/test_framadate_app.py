@@ -14,6 +14,11 @@ import pytest
 
 from chaton.testing import curl, pebble_root
 
+MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
+if not (MIRROR and Path(MIRROR, "framadate", "framadate-1.1.19.tar.gz").is_file()):
+    # Molecule passes test files explicitly, so conftest's collect_ignore is not enough.
+    pytest.skip("framadate: artifacts not in the mirror (see the converge's SKIPPED line)", allow_module_level=True)
+
 DOMAIN = "date.chaton.test"
 BASE = f"https://{DOMAIN}"
 SINK = "/var/lib/smtp-sink-test"
