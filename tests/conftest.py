@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -62,3 +63,14 @@ def write_inventory(directory: Path, group_vars: dict, host_vars: dict | None = 
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+def inventory_with(tmp_path: Path, base: dict, changes: dict) -> Path:
+    """An inventory of ``base`` group variables with ``changes`` applied (None removes a variable)."""
+    group_vars = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is None:
+            group_vars.pop(key, None)
+        else:
+            group_vars[key] = value
+    return write_inventory(tmp_path / "inventory", group_vars)

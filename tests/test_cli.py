@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import stat
 
 import pytest
 import yaml
-from conftest import write_inventory
+from conftest import inventory_with, write_inventory
 from test_validate import BAD, GOOD
 from typer.testing import CliRunner
 
@@ -55,13 +54,7 @@ CLI_BAD = [
 
 
 def _check(tmp_path, changes):
-    group_vars = copy.deepcopy(GOOD)
-    for key, value in changes.items():
-        if value is None:
-            group_vars.pop(key, None)
-        else:
-            group_vars[key] = value
-    inventory = write_inventory(tmp_path / "inv", group_vars)
+    inventory = inventory_with(tmp_path, GOOD, changes)
     return runner.invoke(app, ["check", str(inventory.parent), "--offline", "--json"])
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
-from conftest import ROOT, run_playbook, write_inventory
+from conftest import ROOT, inventory_with, run_playbook
 
 GOOD = {
     "chaton_domain": "chatons.example.org",
@@ -54,13 +52,7 @@ BAD = [
 
 
 def _inventory(tmp_path, changes):
-    group_vars = copy.deepcopy(GOOD)
-    for key, value in changes.items():
-        if value is None:
-            group_vars.pop(key, None)
-        else:
-            group_vars[key] = value
-    return write_inventory(tmp_path / "inventory", group_vars)
+    return inventory_with(tmp_path, GOOD, changes)
 
 
 def test_good_inventory_passes(tmp_path):

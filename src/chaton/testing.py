@@ -54,6 +54,13 @@ def run_playbook_check(playbook: str | None = None, extra: list[str] | None = No
     return out, recap
 
 
+def assert_check_mode_clean() -> None:
+    """`--check --diff` on the converged instance: no failure, nothing would change."""
+    output, recap = run_playbook_check()
+    assert all(r["failed"] == 0 for r in recap.values()), output[-4000:]
+    assert all(r["changed"] == 0 for r in recap.values()), changed_tasks(output)
+
+
 def changed_tasks(output: str) -> list[str]:
     """Names of the tasks a run reported as changed."""
     tasks, current = [], None
