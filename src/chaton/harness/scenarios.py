@@ -49,6 +49,9 @@ def run_one(root: Path, scenario: str, release: str, log_dir: Path, command: str
         "PY_COLORS": "0",
         "NO_COLOR": "1",
         "MOLECULE_NO_LOG": "false",
+        # Molecule keys its state by scenario only: releases run side by side
+        # need a state directory each.
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(root / ".cache" / "molecule" / f"{scenario}-debian{release}"),
     }
     start = time.monotonic()
     with log.open("w", encoding="utf-8") as out:
