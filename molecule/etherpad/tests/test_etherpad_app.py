@@ -7,8 +7,12 @@ import time
 import urllib.parse
 
 import pytest
+from conftest import APP_AVAILABLE
 
 from chaton.testing import curl, pebble_root
+
+if not APP_AVAILABLE:
+    pytest.skip("etherpad release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
 
 DOMAIN = "pad.chaton.test"
 BASE = f"https://{DOMAIN}"
@@ -26,11 +30,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-
-from conftest import APP_AVAILABLE
-
-if not APP_AVAILABLE:
-    pytest.skip("etherpad release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
 
 url, line, profile = sys.argv[1:4]
 options = Options()
