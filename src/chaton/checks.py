@@ -34,6 +34,11 @@ def _file(host: Host, var: str, default: Path) -> str:
     return str(host.origin.get(var, default))
 
 
+def _error(inv: Inventory, host: Host, var: str, message: str, fix: str) -> Finding:
+    """An error about a variable, located in the file that set it (or the inventory)."""
+    return Finding("error", host.name, _file(host, var, inv.path), var, message, fix)
+
+
 def enabled_services(host: Host) -> list[str]:
     return [name for name in specs.services() if host.vars.get(f"{name}_enabled") is True]
 
@@ -58,10 +63,9 @@ def check_variables(inv: Inventory, host: Host) -> list[Finding]:
         if match and match.group(1) not in service_names and match.group(1) not in roles:
             guess = specs.suggest(match.group(1), service_names)
             out.append(
-                Finding(
-                    "error",
-                    host.name,
-                    _file(host, var, inv.path),
+                _error(
+                    inv,
+                    host,
                     var,
                     f"there is no service '{match.group(1)}'",
                     f"did you mean {guess}_enabled?"
@@ -76,10 +80,9 @@ def check_variables(inv: Inventory, host: Host) -> list[Finding]:
         if var not in known:
             guess = specs.suggest(var, [k for k, r in known.items() if r == role])
             out.append(
-                Finding(
-                    "error",
-                    host.name,
-                    _file(host, var, inv.path),
+                _error(
+                    inv,
+                    host,
                     var,
                     f"role {role} has no variable {var}",
                     f"did you mean {guess}?" if guess else f"see roles/{role}/README.md",
@@ -91,10 +94,9 @@ def check_variables(inv: Inventory, host: Host) -> list[Finding]:
             continue
         if spec.get("no_log") and value in ("", None):
             out.append(
-                Finding(
-                    "error",
-                    host.name,
-                    _file(host, var, inv.path),
+                _error(
+                    inv,
+                    host,
                     var,
                     "is an empty secret",
                     "remove the line: chaton generates the secret, or set a real value",
@@ -150,10 +152,9 @@ def check_collisions(inv: Inventory, host: Host) -> list[Finding]:
             if isinstance(value, int):
                 if value in seen_ports:
                     out.append(
-                        Finding(
-                            "error",
-                            host.name,
-                            _file(host, var, inv.path),
+                        _error(
+                            inv,
+                            host,
                             var,
                             f"port {value} is also {seen_ports[value]}",
                             f"give {var} a free port",
@@ -164,10 +165,9 @@ def check_collisions(inv: Inventory, host: Host) -> list[Finding]:
         if domain in seen_domains:
             var = specs.services()[name].domain_var
             out.append(
-                Finding(
-                    "error",
-                    host.name,
-                    _file(host, var, inv.path),
+                _error(
+                    inv,
+                    host,
                     var,
                     f"{domain} is also the name of {seen_domains[domain]}",
                     f"give {var} its own name",
