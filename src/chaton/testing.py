@@ -88,6 +88,15 @@ def curl(host, url: str, *args: str, cacert: str | None = None):
     return host.run(" ".join(shlex.quote(p) for p in parts))
 
 
+def restart_instance(host, timeout: int = 120) -> None:
+    """Restart the instance itself (docker restart by its own name) and wait until systemd has booted."""
+    subprocess.run(["docker", "restart", host.backend.get_hostname()], check=True, capture_output=True, timeout=180)
+    for _ in range(timeout // 2):
+        if host.run("systemctl is-system-running --wait").stdout.strip() in ("running", "degraded"):
+            return
+        time.sleep(2)
+
+
 def instance_address(host) -> str:
     out = host.check_output("hostname -I")
     return out.split()[0]

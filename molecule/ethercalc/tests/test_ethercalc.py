@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chaton.testing import assert_check_mode_clean, curl, molecule_env, pebble_root
+from chaton.testing import assert_check_mode_clean, curl, molecule_env, pebble_root, restart_instance
 
 NAME = "calc.chaton.test"
 APP = "http://127.0.0.1:8000"
@@ -288,13 +288,7 @@ def test_no_file_fallback_when_redis_is_down(host):
 
 
 def test_sheets_survive_an_instance_restart(host):
-    # The instance's own name: other releases of the scenario may run beside it.
-    container = host.backend.get_hostname()
-    subprocess.run(["docker", "restart", container], check=True, capture_output=True, timeout=180)
-    for _ in range(60):
-        if host.run("systemctl is-system-running --wait").stdout.strip() in ("running", "degraded"):
-            break
-        time.sleep(1)
+    restart_instance(host)
     wait_for_app(host)
     assert_all_sheets_present(host)
 

@@ -2,14 +2,13 @@
 
 import json
 import shlex
-import subprocess
 import time
 import urllib.parse
 
 import pytest
 from conftest import APP_AVAILABLE
 
-from chaton.testing import curl, pebble_root
+from chaton.testing import curl, pebble_root, restart_instance
 
 if not APP_AVAILABLE:
     pytest.skip("etherpad release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
@@ -163,12 +162,7 @@ def test_pad_survives_a_service_restart(host, root, apikey):
 
 
 def test_pad_survives_an_instance_restart(host, root, apikey):
-    name = host.backend.get_hostname()
-    subprocess.run(["docker", "restart", name], check=True, capture_output=True, timeout=180)
-    for _ in range(60):
-        if host.run("systemctl is-system-running --wait").stdout.strip() in ("running", "degraded"):
-            break
-        time.sleep(2)
+    restart_instance(host)
     assert host.service("etherpad").is_running
     wait_healthy(host, root)
     assert "Bonjour depuis l'API" in api(host, root, "getText", apikey, padID=PAD)["data"]["text"]

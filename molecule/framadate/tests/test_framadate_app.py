@@ -6,13 +6,12 @@ import html
 import os
 import re
 import shlex
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from chaton.testing import curl, pebble_root
+from chaton.testing import curl, pebble_root, restart_instance
 
 MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
 if not (MIRROR and Path(MIRROR, "framadate", "framadate-1.1.19.tar.gz").is_file()):
@@ -246,11 +245,7 @@ def test_poll_survives_a_service_restart(host, root, polls, unit):
 
 
 def test_poll_survives_an_instance_restart(host, root, polls):
-    subprocess.run(["docker", "restart", host.backend.get_hostname()], check=True, capture_output=True, timeout=180)
-    for _ in range(60):
-        if host.run("systemctl is-system-running --wait").stdout.strip() in ("running", "degraded"):
-            break
-        time.sleep(2)
+    restart_instance(host)
     assert_poll_intact(host, root, polls["en"])
     assert_poll_intact(host, root, polls["fr"])
 
