@@ -96,6 +96,31 @@ def test_init_encrypts_secrets_with_a_vault_password(tmp_path):
     assert runner.invoke(app, ["check", str(target), "--offline"]).exit_code == 0
 
 
+def test_init_for_a_local_container_with_a_company_proxy_ca(tmp_path):
+    ca = tmp_path / "proxy-ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    target = tmp_path / "mine"
+    args = [*INIT[:7], "chaton-try", *INIT[8:10], "--connection", "docker", "--extra-ca", str(ca)]
+    result = runner.invoke(app, ["init", str(target), *args])
+    assert result.exit_code == 0, result.output
+    hosts = yaml.safe_load((target / "hosts.yml").read_text())["chaton"]["hosts"]
+    assert hosts == {"chaton-try": {"ansible_connection": "community.docker.docker", "ansible_host": "chaton-try"}}
+    group = {}
+    for name in ("chaton.yml", "common.yml"):
+        group.update(yaml.safe_load((target / "group_vars" / "all" / name).read_text()))
+    assert group["chaton_extra_ca_certificates"] == [str(ca)]
+    assert group["common_allow_no_admin"] is True
+    assert runner.invoke(app, ["check", str(target), "--offline"]).exit_code == 0
+
+
+def test_init_refuses_a_missing_ca_file_and_an_unknown_connection(tmp_path):
+    missing = runner.invoke(app, ["init", str(tmp_path / "a"), *INIT, "--extra-ca", str(tmp_path / "nope.crt")])
+    assert missing.exit_code == 2 and "nope.crt" in missing.output
+    unknown = runner.invoke(app, ["init", str(tmp_path / "b"), *INIT, "--connection", "telnet"])
+    assert unknown.exit_code == 2 and "ssh, local or docker" in unknown.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 def test_init_refuses_an_unknown_service(tmp_path):
     args = list(INIT)
     args[args.index("--services") + 1] = "etherpadd"

@@ -91,6 +91,12 @@ def init(
     tls: Annotated[str, typer.Option(help="acme, selfsigned or provided.")] = "acme",
     admin: Annotated[str, typer.Option(help="Your login on the server.")] = "",
     ssh_key: Annotated[Path | None, typer.Option(help="Your SSH public key file.")] = None,
+    connection: Annotated[
+        str, typer.Option(help="ssh (a server), local (run on the server itself) or docker (a local container).")
+    ] = "ssh",
+    extra_ca: Annotated[
+        list[Path] | None, typer.Option(help="A CA certificate the host must trust too (repeatable).")
+    ] = None,
     vault_password_file: Annotated[
         Path | None, typer.Option(help="Encrypt the secrets with ansible-vault using this password file.")
     ] = None,
@@ -100,6 +106,8 @@ def init(
 
     Example: chaton init inventories/mine --name "Les Chatons" --domain chatons.example.org
     --email admin@example.org --host 203.0.113.10 --services etherpad,ethercalc
+
+    Trying it in a local container: --connection docker --host chaton-demo --tls selfsigned
     """
     from chaton import initialize, specs
 
@@ -119,9 +127,27 @@ def init(
     if tls not in ("acme", "selfsigned", "provided"):
         console.print(f"[red]--tls {tls}[/red]: use acme, selfsigned or provided")
         raise typer.Exit(2)
+    if connection not in ("ssh", "local", "docker"):
+        console.print(f"[red]--connection {connection}[/red]: use ssh, local or docker")
+        raise typer.Exit(2)
+    missing_ca = [str(p) for p in extra_ca or [] if not p.is_file()]
+    if missing_ca:
+        console.print(f"[red]--extra-ca {missing_ca[0]}[/red]: no such file")
+        raise typer.Exit(2)
     key = ssh_key.read_text(encoding="utf-8").strip() if ssh_key else ""
     answers = initialize.Answers(
-        name=name, domain=domain, email=email, host=host, user=user, services=chosen, tls=tls, admin=admin, ssh_key=key
+        name=name,
+        domain=domain,
+        email=email,
+        host=host,
+        user=user,
+        services=chosen,
+        tls=tls,
+        admin=admin,
+        ssh_key=key,
+        host_name=host if connection == "docker" else "server",
+        connection=connection,
+        extra_ca=[str(p.resolve()) for p in extra_ca or []],
     )
     try:
         written = initialize.write(directory, answers, force=force, vault_password_file=vault_password_file)

@@ -31,6 +31,12 @@ class Answers:
     admin: str = ""
     ssh_key: str = ""
     host_name: str = "server"
+    # ssh (a rented server), local (chaton runs on the server itself) or
+    # docker (a local systemd container, to try chaton out).
+    connection: str = "ssh"
+    # CA certificates the host must trust besides Debian's (a TLS-inspecting
+    # proxy between the host and the package registries).
+    extra_ca: list[str] = field(default_factory=list)
 
 
 def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -52,7 +58,7 @@ def _header(title: str) -> str:
 
 def render(answers: Answers) -> dict[str, str]:
     """File name -> content, comments included."""
-    hosts = {"chaton": {"hosts": {answers.host_name: {"ansible_host": answers.host, "ansible_user": answers.user}}}}
+    hosts = {"chaton": {"hosts": {answers.host_name: _connection(answers)}}}
     chaton_vars = (
         _header("Your association and its domain.")
         + f"chaton_name: {yaml.safe_dump(answers.name, allow_unicode=True).splitlines()[0]}\n"
@@ -65,6 +71,12 @@ def render(answers: Answers) -> dict[str, str]:
         + '# Days logs are kept; say it on your "how this host works" page.\n'
         + "chaton_log_retention_days: 14\n"
     )
+    if answers.extra_ca:
+        chaton_vars += (
+            "# CA certificates trusted besides Debian's, e.g. a company proxy that\n"
+            "# inspects HTTPS between the server and the package registries.\n"
+            + yaml.safe_dump({"chaton_extra_ca_certificates": answers.extra_ca}, sort_keys=False)
+        )
     admins = []
     if answers.admin:
         admins.append({"name": answers.admin, "ssh_keys": [answers.ssh_key] if answers.ssh_key else []})
@@ -74,6 +86,8 @@ def render(answers: Answers) -> dict[str, str]:
         + "# passwords are switched off, so keep at least one person here.\n"
         + yaml.safe_dump({"common_admin_users": admins}, sort_keys=False, allow_unicode=True)
     )
+    if answers.connection == "docker" and not admins:
+        common_vars += "# A local container is reached with docker exec, not SSH.\ncommon_allow_no_admin: true\n"
     lines = [_header("Services: true installs, false removes (data kept), absent leaves alone.")]
     for name, svc in specs.services().items():
         lines.append(f"# {svc.title}: https://{svc.subdomain}.{answers.domain}/\n")
@@ -86,6 +100,14 @@ def render(answers: Answers) -> dict[str, str]:
         "group_vars/all/services.yml": "".join(lines),
         ".gitignore": "# Secrets never leave this computer.\nsecrets/\ngroup_vars/all/secrets.yml\n*.vault-password\n",
     }
+
+
+def _connection(answers: Answers) -> dict[str, str]:
+    if answers.connection == "local":
+        return {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}
+    if answers.connection == "docker":
+        return {"ansible_connection": "community.docker.docker", "ansible_host": answers.host}
+    return {"ansible_host": answers.host, "ansible_user": answers.user}
 
 
 def secret_values(answers: Answers) -> dict[str, str]:
