@@ -280,17 +280,33 @@ def restore(
     service: Annotated[str, typer.Option(help="The service to restore (as listed by chaton backup --list).")],
     inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
     archive: Annotated[str, typer.Option(help="Archive to restore; default: the latest.")] = "latest",
+    repository: Annotated[
+        str,
+        typer.Option(
+            help="Repository to read: auto (the local one if it holds the service's archives, else the remote one: "
+            "a rebuilt host), local or remote."
+        ),
+    ] = "auto",
 ) -> None:
     """Restore one service: stop it, put its directories and databases back from an archive, start it.
 
+    On a host rebuilt from scratch (chaton deploy first), the archives are read from the remote repository with
+    the passphrase and key kept on the controller.
+
     Example: chaton restore inventories/mine --service ethercalc --archive ethercalc-2026-11-29T03:15:00
     """
+    if repository not in ("auto", "local", "remote"):
+        console.print(f"[red]--repository must be auto, local or remote, not '{repository}'.[/red]")
+        raise typer.Exit(2)
+    again = f"chaton restore {inventory} --service {service}"
+    again += f" --archive {archive}" if archive != "latest" else ""
+    again += f" --repository {repository}" if repository != "auto" else ""
     lines = _backup_playbook(
         "playbooks/restore.yml",
         inventory,
-        {"restore_service": service, "restore_archive": archive},
+        {"restore_service": service, "restore_archive": archive, "restore_repository": repository},
         f"restoring {service}",
-        f"chaton restore {inventory} --service {service}" + (f" --archive {archive}" if archive != "latest" else ""),
+        again,
     )
     for line in lines:
         console.print(line, highlight=False)
@@ -317,6 +333,7 @@ def demo(
     if not result.ok:
         for failure in result.failures:
             console.print(f"[red]FAILED[/red] on {failure.host}, task '{failure.task}': {failure.message}")
+        console.print("Re-run with: make demo (the container and what is already deployed are reused)")
         raise typer.Exit(1)
     ca = directory / "secrets" / d.CONTAINER / "ca.crt"
     code = _status(inventory, title="Demo host", port=d.HTTPS_PORT, cafile=str(ca))
@@ -327,6 +344,11 @@ def demo(
         console.print(f"  https://{name}:{d.HTTPS_PORT}/")
     console.print(f"The certificates come from the demo's own CA: trust {ca} to silence the browser warning.")
     console.print(f"Credentials of the services: {directory / 'secrets' / d.CONTAINER}/ (mode 0600 files).")
+    console.print(
+        "To drive this container with an inventory of your own: chaton init inventories/try --connection docker "
+        f"--host {d.CONTAINER} --domain {d.DOMAIN} --tls selfsigned"
+        + "".join(f" --extra-ca {ca}" for ca in d.extra_ca_certificates())
+    )
     console.print(f"Stop it with: docker rm -f {d.CONTAINER}")
     raise typer.Exit(code)
 

@@ -91,6 +91,11 @@ def ensure_container(release: str, log) -> None:
     )
 
 
+def extra_ca_certificates() -> list[str]:
+    """The CAs this machine trusts besides Debian's (a TLS-inspecting proxy's, for instance)."""
+    return sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))
+
+
 def write_inventory(directory: Path, services: list[str]) -> Path:
     hosts = {"chaton": {"hosts": {CONTAINER: {"ansible_connection": "community.docker.docker"}}}}
     group_vars = {
@@ -102,7 +107,7 @@ def write_inventory(directory: Path, services: list[str]) -> Path:
         "common_allow_no_admin": True,
         # This machine reaches registries through a TLS-inspecting proxy: the
         # container trusts the same CAs (the "corporate proxy" option).
-        "chaton_extra_ca_certificates": sorted(glob.glob("/usr/local/share/ca-certificates/*.crt")),
+        "chaton_extra_ca_certificates": extra_ca_certificates(),
         "chaton_status_address": "127.0.0.1",
         **{f"{name}_enabled": True for name in services},
     }
