@@ -1,0 +1,779 @@
+"""`chaton bench` and `chaton bench audit`: the steps, their state, their reports.
+
+Every figure lands in .cache/bench/state.json as soon as it is measured, so a report can be
+rebuilt (`--report-only`) and a long step resumed on the same host (`--reuse`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from chaton import project_root
+from chaton.bench import checks, parse
+from chaton.bench import host as h
+from chaton.bench.report import Section, mb, show, write
+from chaton.testing import tcp_reachable
+
+PROBES = "/usr/local/lib/chaton-bench"
+NODE_DIR = "/opt/chaton-bench/node"
+LOADTEST = "etherpad-load-test@1.0.10"
+UPSTREAM_PORT = 9011
+UPSTREAM_DIR = "/var/lib/chaton-bench-upstream"
+# Targets the issue sets, and the ones this bench sets where the issue says "report ratios".
+CAP_BYTES = 2 * 1024**3
+RECONVERGE_RATIO_MAX = 0.5
+LATENCY_RATIO_MAX = 1.5
+EXPOSURE_MAX = 2.0
+LYNIS_MIN = 80
+ALLOWED_PORTS = {22, 80, 443}
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def results_file() -> Path:
+    return project_root() / "bench" / "RESULTS.md"
+
+
+# --- host ---------------------------------------------------------------------------------------
+
+
+def step_converge(state: dict, release: str, log) -> None:
+    """A fresh 2 GB container, the first converge, then the no-op re-converge of the same host."""
+    skipped: list[str] = []
+
+    def note(line: str) -> None:
+        skipped.append(line)
+        log(line)
+
+    services = h.available_services(note)
+    state.update(release=release, services=services, skipped=skipped, names=h.names(services), revision=h.revision())
+    h.start(h.HOST, release, h.names(services), log)
+    inventory = h.write_inventory(services)
+    first = h.converge("first", inventory, log)
+    state["converge"] = {"first": asdict(first)}
+    h.save_state(state)
+    if first.rc != 0:
+        raise RuntimeError("first converge failed: " + "; ".join(first.failures[:3]))
+    second = h.converge("second", inventory, log)
+    state["converge"]["second"] = asdict(second)
+    state["converged_at"] = now()
+    h.save_state(state)
+
+
+def prepare_probes(state: dict) -> None:
+    """The CA of the host's certificates and the probe scripts, inside the container."""
+    h.put(h.HOST, h.secrets_dir() / "ca.crt", checks.CA)
+    for probe in (project_root() / "bench" / "probes").iterdir():
+        h.put(h.HOST, probe, f"{PROBES}/{probe.name}")
+
+
+def testinfra_host():
+    import testinfra
+
+    return testinfra.get_host(f"docker://{h.HOST}")
+
+
+def step_checks(state: dict, key: str, log) -> bool:
+    results = checks.run_all(testinfra_host(), h.DOMAIN, state["services"])
+    state[key] = [{"check": n, "ok": ok, "detail": d} for n, ok, d in results]
+    h.save_state(state)
+    for n, ok, d in results:
+        log(f"{'PASS' if ok else 'FAIL'} {n}" + ("" if ok else f": {d[:300]}"))
+    return all(ok for _, ok, _ in results)
+
+
+def step_footprint(state: dict, log, settle: int = 30) -> None:
+    log(f"idle footprint: waiting {settle} s for the host to settle")
+    time.sleep(settle)
+    dump = json.loads(h.sh(h.HOST, f"python3 {PROBES}/memory.py"))
+    state["footprint"] = {
+        "units": parse.memory_by_unit(dump),
+        "cgroup": h.cgroup_memory(h.HOST),
+        "measured_at": now(),
+    }
+    h.save_state(state)
+
+
+# --- Etherpad under load ------------------------------------------------------------------------
+
+
+def _node_env() -> str:
+    return f"NODE_PATH={NODE_DIR}/node_modules NODE_EXTRA_CA_CERTS={checks.CA}"
+
+
+def _node() -> str:
+    """The node binary chaton runs Etherpad with."""
+    out = h.sh(h.HOST, "systemctl show -p ExecStart --value etherpad")
+    found = [w.split("=", 1)[1] for w in out.split() if w.startswith("path=")]
+    return found[0] if found else "node"
+
+
+def install_loadtest(log) -> None:
+    node = _node()
+    npm = f"{Path(node).parent}/npm"
+    npm = npm if h.sh(h.HOST, f"test -x {npm} && echo yes", check=False).strip() else "npm"
+    log(f"installing {LOADTEST} from npm into the host ({NODE_DIR})")
+    h.sh(
+        h.HOST,
+        f"mkdir -p {NODE_DIR} && PATH={Path(node).parent}:$PATH {npm} install --prefix {NODE_DIR} --no-audit "
+        f"--no-fund --no-update-notifier --cafile /etc/ssl/certs/ca-certificates.crt {LOADTEST}",
+        timeout=900,
+    )
+
+
+def start_upstream(log) -> None:
+    """The same Etherpad release, bare: upstream's settings.json.template untouched, on another port."""
+    node = _node()
+    release = h.sh(h.HOST, "readlink -f /opt/etherpad/current").strip()
+    log(f"starting bare upstream Etherpad from {release} with settings.json.template on :{UPSTREAM_PORT}")
+    h.sh(
+        h.HOST,
+        f"""set -e
+        systemctl stop chaton-bench-upstream 2>/dev/null || true
+        id chaton-bench-upstream >/dev/null 2>&1 || useradd --system --home {UPSTREAM_DIR} chaton-bench-upstream
+        rm -rf {UPSTREAM_DIR} && mkdir -p {UPSTREAM_DIR}
+        cp -a {release} {UPSTREAM_DIR}/etherpad
+        cd {UPSTREAM_DIR}/etherpad
+        rm -rf var settings.json && mkdir var
+        cp settings.json.template settings.json
+        chown -R chaton-bench-upstream: {UPSTREAM_DIR}
+        systemd-run --unit chaton-bench-upstream --uid chaton-bench-upstream \
+          -p WorkingDirectory={UPSTREAM_DIR}/etherpad/src -E NODE_ENV=production -E PORT={UPSTREAM_PORT} \
+          -E HOME={UPSTREAM_DIR} {node} --require tsx/cjs node/server.ts""",
+        timeout=600,
+    )
+    for _ in range(90):
+        if '"pass"' in h.sh(h.HOST, f"curl -s http://127.0.0.1:{UPSTREAM_PORT}/health", check=False):
+            return
+        time.sleep(2)
+    raise RuntimeError(
+        "bare upstream Etherpad did not answer /health: "
+        + h.sh(h.HOST, "journalctl -u chaton-bench-upstream -n 30 --no-pager", check=False)
+    )
+
+
+def stop_upstream() -> None:
+    h.sh(h.HOST, f"systemctl stop chaton-bench-upstream; rm -rf {UPSTREAM_DIR}", check=False)
+
+
+def fixed_load(url: str, pad: str, authors: int, lurkers: int, seconds: int, during=None) -> dict:
+    """etherpad-loadtest with a fixed crowd on one pad; the latency probe runs on the same pad meanwhile."""
+    out = f"/var/tmp/chaton-bench-load-{pad}.txt"
+    h.sh(
+        h.HOST,
+        f"cd {NODE_DIR} && {_node_env()} nohup timeout {seconds + 30} {_node()} "
+        f"node_modules/.bin/etherpad-loadtest {url}/p/{pad} -a {authors} -l {lurkers} -d {seconds} "
+        f"> {out} 2>&1 &",
+    )
+    time.sleep(8)
+    side: dict = {}
+    worker = None
+    if during:
+        worker = threading.Thread(target=lambda: side.update(during()))
+        worker.start()
+    probe = h.sh(
+        h.HOST,
+        f"cd {NODE_DIR} && {_node_env()} {_node()} {PROBES}/latency.js {url}/p/{pad} {seconds - 15}",
+        check=False,
+        timeout=seconds + 60,
+    )
+    if worker:
+        worker.join()
+    for _ in range(seconds + 40):
+        if not h.sh(h.HOST, f"pgrep -f '[e]therpad-loadtest {url}/p/{pad}'", check=False).strip():
+            break
+        time.sleep(1)
+    load = parse.loadtest(h.sh(h.HOST, f"cat {out}", check=False))
+    try:
+        latency = json.loads(probe.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        latency = {"accept_ms": [], "seen_ms": [], "errors": [probe[-300:]]}
+    return {"load": load, "latency": latency, **side}
+
+
+def ramp(url: str, pad: str, limit: int) -> dict:
+    """etherpad-loadtest's own ramp: one author and three lurkers more every second until the server
+    lags more than 100 commits behind (or the time limit)."""
+    out = h.sh(
+        h.HOST,
+        f"cd {NODE_DIR} && {_node_env()} timeout {limit} {_node()} node_modules/.bin/etherpad-loadtest "
+        f"{url}/p/{pad} 2>&1 | tail -c 4000; echo; echo exit=${{PIPESTATUS[0]}}",
+        check=False,
+        timeout=limit + 60,
+    )
+    result = parse.loadtest(out)
+    code = out.strip().rsplit("exit=", 1)[-1]
+    result["stopped"] = "time limit" if code == "124" else "server lagged (100 commits unanswered)"
+    return result
+
+
+def step_etherpad(state: dict, log, seconds: int = 50, authors: int = 5, lurkers: int = 15, limit: int = 120) -> None:
+    if "etherpad" not in state["services"]:
+        state["etherpad"] = {"skipped": "SKIPPED etherpad: not deployed (its release is not in the mirror)"}
+        return
+    install_loadtest(log)
+    start_upstream(log)
+    targets = {
+        "chaton (nginx + chaton settings)": f"https://pad.{h.DOMAIN}",
+        "upstream (bare, default settings)": f"http://127.0.0.1:{UPSTREAM_PORT}",
+    }
+    results: dict = {}
+    try:
+        for label, url in targets.items():
+            stamp = int(time.time())
+            during = None
+            if label.startswith("chaton"):
+
+                def during() -> dict:
+                    h.reset_peak(h.HOST)
+                    time.sleep(5)
+                    ok = step_checks(state, "checks_under_load", log)
+                    return {"checks_under_load_ok": ok}
+
+            log(f"{label}: {authors} authors + {lurkers} lurkers on one pad for {seconds} s, latency probe beside")
+            fixed = fixed_load(url, f"benchfixed{stamp}", authors, lurkers, seconds, during)
+            if label.startswith("chaton"):
+                fixed["cgroup_after_load"] = h.cgroup_memory(h.HOST)
+            log(f"{label}: ramp until the server lags (at most {limit} s)")
+            results[label] = {"url": url, "fixed": fixed, "ramp": ramp(url, f"benchramp{stamp}", limit)}
+            state["etherpad"] = {"targets": results, "authors": authors, "lurkers": lurkers, "seconds": seconds}
+            h.save_state(state)
+        pages = {
+            "through chaton's proxy (HTTPS)": f"https://pad.{h.DOMAIN}/p/benchpage",
+            "chaton's Etherpad without the proxy": "http://127.0.0.1:9001/p/benchpage",
+            "bare upstream Etherpad": f"http://127.0.0.1:{UPSTREAM_PORT}/p/benchpage",
+        }
+        weights = {}
+        for label, url in pages.items():
+            out = h.sh(h.HOST, f"python3 {PROBES}/pageweight.py {shlex.quote(url)} {checks.CA}", timeout=300)
+            data = json.loads(out)
+            weights[label] = {**parse.page_weight(data), "raw": data}
+        state["etherpad"]["pages"] = weights
+        h.save_state(state)
+    finally:
+        stop_upstream()
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+def lynis(name: str, log) -> dict:
+    log(f"{name}: installing Debian's lynis and auditing the system")
+    h.sh(
+        name,
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lynis",
+        timeout=900,
+    )
+    h.sh(
+        name,
+        "lynis audit system --no-colors --quiet --report-file /var/tmp/chaton-lynis.dat "
+        "--log-file /var/tmp/chaton-lynis.log >/dev/null 2>&1 || true",
+        timeout=1200,
+    )
+    return parse.lynis_report(h.sh(name, "cat /var/tmp/chaton-lynis.dat"))
+
+
+def testssl(names: list[str], log) -> dict:
+    h.sh(
+        h.HOST,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends testssl.sh bsdextrautils",
+        timeout=900,
+    )
+    out = {}
+    for name in names:
+        log(f"testssl.sh https://{name} (verified against the host's CA)")
+        target = f"/var/tmp/chaton-testssl-{name}.json"
+        h.sh(
+            h.HOST,
+            f"rm -f {target}; testssl.sh --quiet --color 0 --warnings batch --add-ca {checks.CA} --ip 127.0.0.1 "
+            f"--jsonfile {target} https://{name} >/dev/null 2>&1 || true",
+            timeout=1800,
+        )
+        raw = h.sh(h.HOST, f"cat {target}", check=False)
+        out[name] = parse.testssl_findings(raw) if raw.strip() else {"error": "no JSON written"}
+    return out
+
+
+def managed_units() -> list[str]:
+    """Units chaton writes or amends (their file or a drop-in says "Managed by chaton"), instances resolved."""
+    files = h.sh(
+        h.HOST,
+        "grep -ls 'Managed by chaton' /etc/systemd/system/*.service /etc/systemd/system/*.service.d/*.conf || true",
+    ).split()
+    units = set()
+    for path in files:
+        unit = path.split("/")[4].removesuffix(".d")
+        if unit.endswith("@.service"):
+            listed = h.sh(h.HOST, f"systemctl list-units --all --plain --no-legend '{unit[:-8]}@*.service'")
+            units.update(line.split()[0] for line in listed.splitlines() if line.strip())
+        else:
+            units.add(unit)
+    return sorted(units)
+
+
+def exposures(units: list[str]) -> dict[str, float | None]:
+    return {
+        u: parse.exposure(h.sh(h.HOST, f"systemd-analyze security --no-pager {u} 2>&1", check=False)) for u in units
+    }
+
+
+def sockets(name: str) -> dict:
+    found = parse.listening(h.sh(name, "ss -Htulnp"))
+    addr = h.address(name)
+    for s in parse.external(found):
+        s["reachable"] = tcp_reachable(addr, s["port"]) if s["proto"] == "tcp" else None
+    return {"all": found, "external": parse.external(found), "address": addr}
+
+
+def secret_search(state: dict) -> dict:
+    needles = parse.secret_needles(h.secrets_dir())
+    sources: dict[str, str] = {}
+    runs = h.workdir() / "runs"
+    for path in sorted(p for p in runs.rglob("*") if p.is_file()):
+        sources[str(path.relative_to(h.workdir()))] = path.read_text(encoding="utf-8", errors="replace")
+    sources["container journal"] = h.sh(h.HOST, "journalctl --no-pager -o cat", timeout=300)
+    sources["container /var/log"] = h.sh(
+        h.HOST, "find /var/log -type f -size -50M ! -path '/var/log/journal/*' -exec cat {} + 2>/dev/null", check=False
+    )
+    hits = parse.secret_hits(needles, sources)
+    return {
+        "secrets": sorted(needles),
+        "sources": len(sources),
+        "bytes": sum(len(t) for t in sources.values()),
+        "hits": hits,
+    }
+
+
+def step_audit(state: dict, log) -> None:
+    audit: dict = {"started": now()}
+    state["audit"] = audit
+    audit["exposure"] = exposures(managed_units())
+    audit["sockets_host"] = sockets(h.HOST)
+    audit["secrets"] = secret_search(state)
+    h.save_state(state)
+    audit["testssl"] = testssl(state["names"], log)
+    h.save_state(state)
+    audit["lynis_host"] = lynis(h.HOST, log)
+    h.save_state(state)
+    h.start(h.STOCK, state["release"], [], log)
+    try:
+        audit["sockets_stock"] = sockets(h.STOCK)
+        audit["lynis_stock"] = lynis(h.STOCK, log)
+    finally:
+        h.remove(h.STOCK)
+    audit["finished"] = now()
+    h.save_state(state)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if not a or not b else f"{a / b:.2f}"
+
+
+def header(state: dict, command: str, started_key: str) -> str:
+    m = state.get("machine", {})
+    return "\n".join(
+        [
+            f"## {'Bench' if started_key == 'started' else 'Audit'}: {state.get(started_key, '?')}",
+            "",
+            f"- Command: `{command}`",
+            f"- Machine: {m.get('nproc')} cores, {m.get('memory_mb')} MB RAM, kernel {m.get('kernel')}, load average "
+            f"at start {m.get('load_average')} ({m.get('containers_running')} containers running, shared machine)",
+            f"- Deployed: chaton {state.get('revision', '?')} (site.yml with ansible-runner)",
+            f"- Host: container `{h.HOST}`, Debian {state.get('release')}, `docker run --memory {h.MEMORY}`, "
+            f"services: {', '.join(state.get('services', [])) or 'base only'}",
+            *[f"- {line}" for line in state.get("skipped", [])],
+        ]
+    )
+
+
+def bench_sections(state: dict) -> tuple[list[Section], list[str]]:
+    sections, verdicts = [], []
+    conv = state.get("converge", {})
+    first, second = conv.get("first", {}), conv.get("second", {})
+
+    def total(run: dict, key: str) -> int:
+        return sum((run.get("stats", {}).get(key) or {}).values())
+
+    if first:
+        ftasks = total(first, "ok") + total(first, "skipped") + total(first, "failures")
+        stasks = total(second, "ok") + total(second, "skipped") + total(second, "failures") if second else 0
+        ratio = second.get("seconds", 0) / first["seconds"] if second and first.get("seconds") else None
+        sec = Section("Converge cost (site.yml, ansible-runner)", ["run", "wall time", "tasks", "changed", "failed"])
+        sec.rows.append(
+            ["first", f"{first['seconds']:.0f} s", ftasks, total(first, "changed"), total(first, "failures")]
+        )
+        if second:
+            sec.rows.append(
+                [
+                    "no-op re-converge",
+                    f"{second['seconds']:.0f} s",
+                    stasks,
+                    total(second, "changed"),
+                    total(second, "failures"),
+                ]
+            )
+            sec.rows.append(["ratio re-converge / first", _fmt(ratio, "", 2), "", "", ""])
+            changed = total(second, "changed")
+            verdicts.append(
+                f"{'met' if changed == 0 else 'MISSED'}: second converge changed={changed} (target 0)"
+                + (f"; changed tasks: {', '.join(second.get('changed_tasks', [])[:8])}" if changed else "")
+            )
+            verdicts.append(
+                f"{'met' if ratio is not None and ratio <= RECONVERGE_RATIO_MAX else 'MISSED'}: no-op re-converge "
+                f"takes {_fmt(ratio, '', 2)} of the first (target <= {RECONVERGE_RATIO_MAX}: the no-op run still "
+                "executes every task over docker exec)"
+            )
+        sections.append(sec)
+    fp = state.get("footprint")
+    if fp:
+        units = fp["units"]
+        cg = fp.get("cgroup", {})
+        sec = Section(
+            "Idle footprint per unit (sum over the unit's processes, smaps_rollup)",
+            ["unit", "RSS MB", "PSS MB", "processes"],
+        )
+        shown = sorted(units.items(), key=lambda kv: -kv[1]["pss_kb"])
+        for unit, u in shown:
+            if u["pss_kb"] >= 2048:
+                sec.rows.append([unit, mb(u["rss_kb"]), mb(u["pss_kb"]), u["processes"]])
+        pss_total = sum(u["pss_kb"] for u in units.values())
+        sec.rows.append(["all processes (PSS total)", "", mb(pss_total), sum(u["processes"] for u in units.values())])
+        if cg:
+            sec.rows.append(["container cgroup: anon+shmem", "", mb(cg.get("rss", 0), kb=False), ""])
+            sec.rows.append(["container cgroup: usage incl. page cache", "", mb(cg.get("usage", 0), kb=False), ""])
+            sec.notes.append(
+                f"cap {mb(cg.get('limit', 0), kb=False)} MB; "
+                f"peak during converges {mb(cg.get('peak', 0), kb=False)} MB; "
+                f"OOM kills {cg.get('oom_kill', 0)}; units under 2 MB PSS are not listed."
+            )
+        load_cg = (ep_targets := (state.get("etherpad") or {}).get("targets") or {}) and next(
+            iter(ep_targets.values())
+        )["fixed"].get("cgroup_after_load")
+        if load_cg:
+            sec.notes.append(
+                f"under the Etherpad load (chaton target) the container peaked at "
+                f"{mb(load_cg.get('peak', 0), kb=False)} MB (cgroup usage incl. page cache), "
+                f"OOM kills {load_cg.get('oom_kill', 0)}."
+            )
+        sections.append(sec)
+        within = pss_total * 1024 < CAP_BYTES and cg.get("oom_kill", 0) == 0
+        verdicts.append(
+            f"{'met' if within else 'MISSED'}: the whole host idles at {mb(pss_total)} MB PSS in a 2 GB container, "
+            f"{cg.get('oom_kill', 0)} OOM kill(s)"
+        )
+    for key, title in (
+        ("checks_idle", "Functional checks, idle"),
+        ("checks_under_load", "Functional checks under Etherpad load"),
+    ):
+        if state.get(key):
+            sec = Section(title, ["check", "result"])
+            for c in state[key]:
+                sec.rows.append([c["check"], "pass" if c["ok"] else f"FAIL: {c['detail'][:200]}"])
+            sections.append(sec)
+            failed = [c["check"] for c in state[key] if not c["ok"]]
+            verdicts.append(
+                f"{'met' if not failed else 'MISSED'}: {title.lower()} "
+                + (f"failed: {failed}" if failed else "all pass")
+            )
+    ep = state.get("etherpad", {})
+    if ep.get("skipped"):
+        verdicts.append(ep["skipped"])
+    if ep.get("targets"):
+        sec = Section(
+            f"Etherpad served performance ({ep['authors']} authors + {ep['lurkers']} lurkers on one pad, "
+            f"{ep['seconds']} s; then etherpad-loadtest's ramp)",
+            [
+                "target",
+                "edit round trip p50",
+                "p95",
+                "seen by another user p50",
+                "p95",
+                "commits accepted/sent",
+                "ramp: authors per pad",
+                "ramp stopped by",
+            ],
+        )
+        figures = {}
+        for label, t in ep["targets"].items():
+            lat = t["fixed"]["latency"]
+            acc, seen = lat.get("accept_ms", []), lat.get("seen_ms", [])
+            load = t["fixed"]["load"]
+            f = {
+                "p50": parse.percentile(acc, 50),
+                "p95": parse.percentile(acc, 95),
+                "s50": parse.percentile(seen, 50),
+                "s95": parse.percentile(seen, 95),
+                "authors": t["ramp"]["authors"],
+            }
+            figures[label] = f
+            sec.rows.append(
+                [
+                    label,
+                    _fmt(f["p50"], " ms"),
+                    _fmt(f["p95"], " ms"),
+                    _fmt(f["s50"], " ms"),
+                    _fmt(f["s95"], " ms"),
+                    f"{load['accepted']}/{load['sent']}",
+                    t["ramp"]["authors"],
+                    t["ramp"]["stopped"],
+                ]
+            )
+            if lat.get("errors"):
+                sec.notes.append(f"{label}: probe errors {lat['errors'][:3]}")
+        labels = list(figures)
+        if len(labels) == 2:
+            a, b = figures[labels[0]], figures[labels[1]]
+            sec.rows.append(
+                [
+                    "ratio chaton / upstream",
+                    _ratio(a["p50"], b["p50"]),
+                    _ratio(a["p95"], b["p95"]),
+                    _ratio(a["s50"], b["s50"]),
+                    _ratio(a["s95"], b["s95"]),
+                    "",
+                    _ratio(a["authors"], b["authors"]),
+                    "",
+                ]
+            )
+            r95 = a["p95"] / b["p95"] if a["p95"] and b["p95"] else None
+            verdicts.append(
+                f"{'met' if r95 is not None and r95 <= LATENCY_RATIO_MAX else 'MISSED'}: edit round trip p95 through "
+                f"chaton's proxy is {_fmt(r95, '', 2)}x the bare upstream's (target <= {LATENCY_RATIO_MAX}; TLS and "
+                "one more hop are expected to cost a little)"
+            )
+            ra = a["authors"] / b["authors"] if a["authors"] and b["authors"] else None
+            verdicts.append(
+                f"{'met' if ra is not None and ra >= 0.8 else 'MISSED'}: authors per pad before the server lags, "
+                f"chaton/upstream = {_fmt(ra, '', 2)} (target >= 0.8)"
+            )
+        sec.notes.append(
+            "edit round trip: an author's 4-character edit until the server's ACCEPT_COMMIT; seen by another "
+            "user: until the change reaches a second client on the same pad (bench/probes/latency.js)."
+        )
+        sections.append(sec)
+    if ep.get("pages"):
+        sec = Section(
+            "Bytes a browser downloads for the pad page (HTML + referenced scripts, styles, icons)",
+            ["served", "requests", "first visit KB", "repeat visit KB", "compressed responses", "errors"],
+        )
+        for label, p in ep["pages"].items():
+            sec.rows.append(
+                [
+                    label,
+                    p["requests"],
+                    f"{p['first_bytes'] / 1024:.0f}",
+                    f"{p['repeat_bytes'] / 1024:.0f}",
+                    p["compressed"],
+                    len(p["failed"]),
+                ]
+            )
+        pg = list(ep["pages"].values())
+        if len(pg) == 3 and pg[2]["first_bytes"]:
+            sec.rows.append(
+                [
+                    "ratio proxy / bare upstream",
+                    "",
+                    _ratio(pg[0]["first_bytes"], pg[2]["first_bytes"]),
+                    _ratio(pg[0]["repeat_bytes"], pg[2]["repeat_bytes"]),
+                    "",
+                    "",
+                ]
+            )
+            ok = pg[0]["first_bytes"] <= pg[2]["first_bytes"]
+            verdicts.append(
+                f"{'met' if ok else 'MISSED'}: the pad page through chaton's proxy weighs "
+                f"{_ratio(pg[0]['first_bytes'], pg[2]['first_bytes'])}x the bare upstream's on a first visit, "
+                f"{_ratio(pg[0]['repeat_bytes'], pg[2]['repeat_bytes'])}x on a repeat visit (target <= 1)"
+            )
+        sec.notes.append(
+            "repeat visit: fresh by Cache-Control costs 0, ETag/Last-Modified revalidation costs the 304, the rest is "
+            "fetched again (bench/probes/pageweight.py; what the page's scripts load later is not counted)."
+        )
+        sections.append(sec)
+    return sections, verdicts
+
+
+def audit_sections(state: dict) -> tuple[list[Section], list[str]]:
+    a = state.get("audit", {})
+    sections, verdicts = [], []
+    lh, ls = a.get("lynis_host"), a.get("lynis_stock")
+    if lh:
+        sec = Section("Lynis (Debian's package)", ["system", "hardening index", "warnings", "suggestions", "tests"])
+        sec.rows.append(
+            ["chaton host", lh["hardening_index"], len(lh["warnings"]), len(lh["suggestions"]), lh["tests_performed"]]
+        )
+        if ls:
+            sec.rows.append(
+                [
+                    "stock Debian container",
+                    ls["hardening_index"],
+                    len(ls["warnings"]),
+                    len(ls["suggestions"]),
+                    ls["tests_performed"],
+                ]
+            )
+        sec.notes += [f"chaton host warning: {w}" for w in lh["warnings"]]
+        sections.append(sec)
+        above = ls is None or lh["hardening_index"] > ls["hardening_index"]
+        verdicts.append(
+            f"{'met' if lh['hardening_index'] >= LYNIS_MIN and above else 'MISSED'}: Lynis hardening index "
+            f"{lh['hardening_index']} on chaton's host, {ls['hardening_index'] if ls else '?'} on stock Debian "
+            f"(target >= {LYNIS_MIN} and above stock)"
+        )
+    if a.get("testssl"):
+        sec = Section("testssl.sh per service name", ["name", "CRITICAL", "HIGH", "MEDIUM", "LOW", "WARN", "OK"])
+        bad = []
+        for name, r in a["testssl"].items():
+            if "error" in r:
+                sec.rows.append([name, r["error"], "", "", "", "", ""])
+                bad.append(name)
+                continue
+            c = r["counts"]
+            sec.rows.append(
+                [
+                    name,
+                    c.get("CRITICAL", 0),
+                    c.get("HIGH", 0),
+                    c.get("MEDIUM", 0),
+                    c.get("LOW", 0),
+                    c.get("WARN", 0),
+                    c.get("OK", 0),
+                ]
+            )
+            for f in r["notable"]:
+                if f["severity"] in ("CRITICAL", "HIGH", "MEDIUM"):
+                    sec.notes.append(f"{name}: {f['severity']} {f['id']}: {f['finding']}")
+                if f["severity"] in ("CRITICAL", "HIGH"):
+                    bad.append(f"{name} {f['id']}")
+        low = sorted(
+            {f["id"] for r in a["testssl"].values() for f in r.get("notable", []) if f["severity"] in ("LOW", "WARN")}
+        )
+        if low:
+            sec.notes.append(f"LOW/WARN finding ids: {', '.join(low)}")
+        sections.append(sec)
+        verdicts.append(f"{'met' if not bad else 'MISSED'}: testssl.sh HIGH/CRITICAL findings: {bad or 'none'}")
+    if a.get("exposure"):
+        sec = Section("systemd-analyze security of chaton-managed units", ["unit", "exposure", "<= 2.0"])
+        over = []
+        for unit, value in sorted(a["exposure"].items(), key=lambda kv: -(kv[1] or 99)):
+            ok = value is not None and value <= EXPOSURE_MAX
+            sec.rows.append([unit, _fmt(value, "", 1), "yes" if ok else "NO"])
+            if not ok:
+                over.append(f"{unit} {value}")
+        sections.append(sec)
+        verdicts.append(
+            f"{'met' if not over else 'MISSED'}: exposure <= {EXPOSURE_MAX} for every chaton-managed unit"
+            + (f"; over: {over}" if over else "")
+        )
+    if a.get("sockets_host"):
+        sec = Section(
+            "Listening sockets bound beyond loopback",
+            ["system", "proto", "address", "port", "process", "reachable from another host"],
+        )
+        unexpected = []
+        allowed = ALLOWED_PORTS | set(state.get("inventory_ports", []))
+        for label, key in (("chaton host", "sockets_host"), ("stock Debian", "sockets_stock")):
+            for s in (a.get(key) or {}).get("external", []):
+                reach = {True: "yes", False: "no (firewall)", None: "not probed (udp)"}[s.get("reachable")]
+                sec.rows.append([label, s["proto"], s["address"], s["port"], s["process"], reach])
+                if label == "chaton host" and s.get("reachable") is not False and s["port"] not in allowed:
+                    unexpected.append(f"{s['proto']}/{s['port']} ({s['process']})")
+        sec.notes.append(
+            "reachable: a TCP connection from the machine running the audit to the container's address opens."
+        )
+        sections.append(sec)
+        verdicts.append(
+            f"{'met' if not unexpected else 'MISSED'}: reachable from outside only {sorted(allowed)}"
+            + (f"; also: {unexpected}" if unexpected else "")
+        )
+    if a.get("secrets"):
+        s = a["secrets"]
+        sec = Section(
+            "Generated secrets searched in the Ansible runs' output, artifacts and the host's logs",
+            ["secret", "source", "hits"],
+        )
+        for hit in s["hits"]:
+            sec.rows.append([hit["secret"], hit["source"], hit["count"]])
+        sec.notes.append(
+            f"{len(s['secrets'])} secrets ({', '.join(s['secrets'])}) searched in {s['sources']} sources "
+            f"({s['bytes'] / 1048576:.1f} MB: ansible-runner stdout and job events of every converge, "
+            "the container's journal and /var/log)."
+        )
+        sections.append(sec)
+        verdicts.append(
+            f"{'met' if not s['hits'] else 'MISSED'}: {len(s['hits'])} secret hit(s) in output and logs (target 0)"
+        )
+    return sections, verdicts
+
+
+# --- entry points -------------------------------------------------------------------------------
+
+
+def bench(console, release: str, reuse: bool, report_only: bool, command: str) -> int:
+    log = console.print
+    state = h.load_state() if (reuse or report_only) else {}
+    if not report_only:
+        if not (reuse and state.get("converge", {}).get("second") and h.running(h.HOST)):
+            state = {"started": now(), "machine": h.machine(), "command": command}
+            step_converge(state, release, log)
+        prepare_probes(state)
+        log("functional checks (idle)")
+        if not step_checks(state, "checks_idle", log):
+            log("[red]functional checks fail: the footprint is measured anyway[/red]")
+        step_footprint(state, log)
+        step_etherpad(state, log)
+        state["finished"] = now()
+        h.save_state(state)
+    sections, verdicts = bench_sections(state)
+    show(console, sections)
+    for v in verdicts:
+        console.print(f"- {v}", highlight=False)
+    write(results_file(), "bench", header(state, state.get("command", command), "started"), sections, verdicts)
+    console.print(f"report: {results_file()}; keep or remove the host: docker rm -f {h.HOST}")
+    return 0 if not any(v.startswith("MISSED") for v in verdicts) else 1
+
+
+def audit(console, release: str, keep: bool, report_only: bool, command: str) -> int:
+    log = console.print
+    state = h.load_state()
+    if not report_only:
+        if not (state.get("converge", {}).get("second") and h.running(h.HOST)):
+            log(f"no converged {h.HOST}: creating and converging it")
+            state = {"started": now(), "machine": h.machine(), "command": command}
+            step_converge(state, release, log)
+            prepare_probes(state)
+        state["audit_machine"] = h.machine()
+        state["audit_command"] = command
+        step_audit(state, log)
+        if not keep:
+            h.remove(h.HOST)
+    sections, verdicts = audit_sections(state)
+    show(console, sections)
+    for v in verdicts:
+        console.print(f"- {v}", highlight=False)
+    audit_state = {**state, "machine": state.get("audit_machine", state.get("machine", {}))}
+    audit_state["audit_started"] = state.get("audit", {}).get("started")
+    write(
+        results_file(),
+        "audit",
+        header(audit_state, state.get("audit_command", command), "audit_started"),
+        sections,
+        verdicts,
+    )
+    console.print(f"report: {results_file()}")
+    return 0 if not any(v.startswith("MISSED") for v in verdicts) else 1
