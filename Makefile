@@ -11,12 +11,12 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
 
-.PHONY: help setup demo test lint unit scenarios images clean bench audit
+.PHONY: help setup demo test lint docs unit scenarios images clean bench audit
 
 help:
 	@echo "make demo   - deploy a CHATONS host into a local container and print its URLs"
 	@echo "make test   - lint, unit tests and Molecule scenarios (what CI runs)"
-	@echo "make lint | unit | scenarios | images | clean"
+	@echo "make lint | docs | unit | scenarios | images | clean"
 	@echo "make bench  - footprint, converge cost, Etherpad under load of a whole host (bench/RESULTS.md)"
 	@echo "make audit  - Lynis, testssl.sh, unit exposure, sockets, secret search vs stock Debian (bench/RESULTS.md)"
 
@@ -49,6 +49,12 @@ lint: setup
 	ansible-lint --profile production
 	ruff check .
 	ruff format --check .
+	$(MAKE) --no-print-directory docs
+
+# The documentation (English and French), built strictly: a broken link, a page
+# missing from one language or a bad hook fails. Output in .cache/site.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir .cache/site
 
 # pytest exits 5 when it collects no test: that is not a failure of the suite.
 unit: setup
