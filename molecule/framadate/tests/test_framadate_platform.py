@@ -76,25 +76,38 @@ def test_relay_listens_on_loopback_only_and_forwards_to_the_provider(host):
     assert message["Subject"] == token
 
 
-def test_php_fpm_pool_is_valid_and_its_socket_is_for_nginx_only(host, php):
-    assert host.run(f"php-fpm{php} -t").rc == 0
-    pool = host.file(f"/etc/php/{php}/fpm/pool.d/framadate.conf").content_string
-    assert "user = framadate" in pool
+def test_php_fpm_master_is_the_services_own_and_its_socket_is_for_nginx_only(host, php):
+    assert host.run(f"php-fpm{php} --test --fpm-config /etc/php/chaton/framadate.conf").rc == 0
+    pool = host.file("/etc/php/chaton/framadate.conf").content_string
     assert "pm = ondemand" in pool
     assert "open_basedir" in pool
-    assert not host.file(f"/etc/php/{php}/fpm/pool.d/www.conf").exists
-    socket = host.file("/run/php/framadate.sock")
-    assert socket.is_socket
-    assert socket.user == "www-data" and socket.mode == 0o600
+    # Debian's shared root master is masked; Framadate's master runs as framadate.
+    assert host.run(f"systemctl is-enabled php{php}-fpm").stdout.strip() == "masked"
+    master = host.check_output("systemctl show php-fpm-framadate -p MainPID --value")
+    assert master != "0"
+    assert host.check_output(f"ps -o user= -p {master}") == "framadate"
+    assert host.run(f"ps -o user= -C php-fpm{php} | grep -v framadate").rc != 0, "a php-fpm process not framadate's"
+    rundir = host.file("/run/php-fpm-framadate")
+    assert rundir.user == "framadate" and rundir.group == "www-data" and rundir.mode == 0o750
+    assert host.file("/run/php-fpm-framadate/php-fpm.sock").is_socket
+    # nginx reaches the socket; another unprivileged user does not.
+    assert host.run("runuser -u www-data -- test -w /run/php-fpm-framadate/php-fpm.sock").rc == 0
+    assert host.run("runuser -u nobody -- test -e /run/php-fpm-framadate/php-fpm.sock").rc != 0
 
 
-def test_php_fpm_unit_is_sandboxed(host, php):
-    shown = host.check_output(f"systemctl show php{php}-fpm -p ProtectSystem -p ReadWritePaths -p NoNewPrivileges")
-    assert "ProtectSystem=strict" in shown
-    assert "NoNewPrivileges=yes" in shown
-    assert "/var/lib/framadate" in shown
-    exposure = host.run(f"systemd-analyze security --no-pager php{php}-fpm.service | tail -1").stdout
-    print(f"php{php}-fpm exposure: {exposure.strip()}")
+def test_php_fpm_unit_is_sandboxed_without_capabilities(host):
+    shown = host.check_output(
+        "systemctl show php-fpm-framadate -p User -p ProtectSystem -p NoNewPrivileges -p CapabilityBoundingSet"
+        " -p ReadWritePaths"
+    )
+    props = dict(line.split("=", 1) for line in shown.splitlines())
+    assert props["User"] == "framadate"
+    assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
+    assert props["CapabilityBoundingSet"] == ""
+    assert "/var/lib/framadate" in props["ReadWritePaths"]
+    exposure = host.check_output("systemd-analyze security --no-pager php-fpm-framadate.service | tail -1")
+    print(f"php-fpm-framadate exposure: {exposure}")
+    assert float(exposure.split(":")[1].split()[0]) <= 2.0
 
 
 def test_admin_password_file_is_bcrypt_and_for_nginx_only(host):
