@@ -1,14 +1,17 @@
 """Etherpad itself, driven as a user through the HTTPS proxy (needs the release in the mirror)."""
 
 import json
+import os
+import re
 import shlex
 import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 from conftest import APP_AVAILABLE
 
-from chaton.testing import curl, pebble_root, restart_instance
+from chaton.testing import curl, pebble_root, restart_instance, run_playbook
 
 if not APP_AVAILABLE:
     pytest.skip("etherpad release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
@@ -19,6 +22,11 @@ PAD = "chaton-test-pad"
 VERSION = "3.3.1"
 # Docker rewrites /etc/hosts when the instance restarts: name the address here.
 RESOLVE = f"{DOMAIN}:443:127.0.0.1"
+# Set in molecule.yml's inventory: an inventory secret wins over generation.
+INVENTORY_API_KEY = "molecule-inventory-api-key-4d9b2e61f0c84a7e"
+PLUGIN, PLUGIN_VERSION = "ep_headings2", "0.2.68"
+REPO = "/var/backups/chaton/borg"
+BORG_ENV = "BORG_PASSCOMMAND='cat /etc/chaton/backup/passphrase'"
 
 BROWSER_SCRIPT = r"""
 import sys, time
@@ -62,7 +70,9 @@ def root(host):
 def apikey(host):
     key = host.file("/etc/etherpad/APIKEY.txt")
     assert key.mode == 0o640 and key.user == "root" and key.group == "etherpad"
-    return host.run("cat /etc/etherpad/APIKEY.txt").stdout.strip()
+    value = host.run("cat /etc/etherpad/APIKEY.txt").stdout.strip()
+    assert value == INVENTORY_API_KEY, "the inventory's key must win over a generated one"
+    return value
 
 
 def api(host, root, method, apikey, **params):
@@ -130,11 +140,51 @@ def test_a_browser_typing_in_the_pad_reaches_the_api(host, root, apikey):
     assert text == f"Bonjour depuis l'API\n{line}\n"
 
 
-def test_admin_refuses_anonymous_access(host, root):
+def admin_auth(host, root, *auth: str) -> str:
     result = curl(
-        host, f"{BASE}/admin-auth/", "--resolve", RESOLVE, "-o", "/dev/null", "-w", "%{http_code}", cacert=root
+        host, f"{BASE}/admin-auth/", "--resolve", RESOLVE, *auth, "-o", "/dev/null", "-w", "%{http_code}", cacert=root
     )
-    assert result.stdout == "401"
+    return result.stdout
+
+
+def test_admin_is_reachable_only_with_the_generated_password(host, root):
+    [path] = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]).glob("secrets/*/etherpad_admin_password")
+    password = path.read_text().split()[0]
+    assert admin_auth(host, root) == "401"
+    assert admin_auth(host, root, "-u", "admin:not-the-password") == "401"
+    assert admin_auth(host, root, "-u", f"admin:{password}") == "200"
+
+
+def test_plugin_from_the_list_is_installed_and_loaded(host, root):
+    defs = curl(host, f"{BASE}/pluginfw/plugin-definitions.json", "--resolve", RESOLVE, cacert=root)
+    assert defs.rc == 0, defs.stderr
+    definitions = json.loads(defs.stdout)
+    assert PLUGIN in definitions["plugins"], sorted(definitions["plugins"])
+    assert any(part["plugin"] == PLUGIN for part in definitions["parts"])
+    manifest = json.loads(host.check_output("cat /var/lib/etherpad/var/installed_plugins.json"))
+    assert {"name": PLUGIN, "version": PLUGIN_VERSION} in manifest["plugins"]
+    # The plugin's code belongs to the build user like the rest of the code.
+    versions = f"/opt/etherpad/versions/{VERSION}/src/plugin_packages/.versions"
+    assert host.file(f"{versions}/{PLUGIN}@{PLUGIN_VERSION}/ep.json").user == "etherpad-build"
+    assert host.run(f"runuser -u etherpad -- test -w {versions}/{PLUGIN}@{PLUGIN_VERSION}").rc != 0
+    assert host.run(f"runuser -u etherpad -- test -w {versions}").rc != 0
+    # Etherpad re-links its plugins at every start and only logs a failure.
+    journal = host.check_output(
+        "journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value etherpad)"
+    )
+    assert f"Loading plugin {PLUGIN}" in journal
+    assert "Error installing plugin" not in journal, journal[-3000:]
+
+
+def test_a_backup_holds_the_pads_and_the_settings(host):
+    output, _ = run_playbook("playbooks/backup.yml")
+    assert re.search(r"etherpad-\d{4}-\d\d-\d\dT", output), output[-3000:]
+    archives = host.check_output(f"{BORG_ENV} borg list --short --glob-archives 'etherpad-*' {REPO}").split()
+    contents = host.check_output(f"{BORG_ENV} borg list --short {REPO}::{archives[-1]}")
+    assert "etc/etherpad/settings.json" in contents
+    assert "etc/etherpad/APIKEY.txt" in contents
+    assert "var/lib/etherpad/var/installed_plugins.json" in contents
+    assert re.search(r"borgmatic/postgresql_databases/127\.0\.0\.1/etherpad", contents), contents
 
 
 def test_etherpad_listens_on_loopback_only(host):

@@ -29,6 +29,13 @@ def secret(name: str) -> str:
     return path.read_text().split()[0]
 
 
+def test_a_secret_set_in_the_inventory_is_not_generated():
+    # molecule.yml sets etherpad_api_key; the other secrets are generated.
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    assert not list(ephemeral.glob("secrets/*/etherpad_api_key"))
+    assert list(ephemeral.glob("secrets/*/etherpad_db_password"))
+
+
 def test_check_mode_reports_no_change_on_converged_host():
     assert_check_mode_clean()
 
@@ -88,7 +95,7 @@ def test_unit_is_accepted_by_systemd(host, app_installed, render_dir):
     assert result.rc == 0, result.stderr
     content = host.file(unit).content_string
     assert "ProtectSystem=strict" in content
-    assert "ReadWritePaths=/var/lib/etherpad\n" in content
+    assert "ReadWritePaths=/var/lib/etherpad /opt/etherpad/versions/3.3.1/src/plugin_packages\n" in content
 
 
 def test_nginx_serves_the_pad_name_with_websocket(host):
