@@ -118,3 +118,19 @@ def test_page_weight_totals():
         "compressed": 1,
         "failed": ["/b.css"],
     }
+
+
+def test_lynis_report_of_a_stock_debian_container():
+    report = parse.lynis_report(sample("lynis-report-stock-debian12.dat"))
+    assert report["hardening_index"] == 58
+    assert report["version"] == "3.0.8"
+    assert report["tests_performed"] == 233
+    assert report["warnings"] == [
+        "PKGS-7388: Can't find any security repository in /etc/apt/sources.list or sources.list.d directory"
+    ]
+    assert len(report["suggestions"]) == 38
+    assert "DEB-0280" in report["suggestions"]
+
+
+def test_lynis_report_without_an_index_reads_zero():
+    assert parse.lynis_report("# nothing\nlynis_version=3.0.8\n")["hardening_index"] == 0
