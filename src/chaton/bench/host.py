@@ -134,7 +134,20 @@ def start(name: str, release: str, hostnames: list[str], log) -> str:
         capture_output=True,
     )
     sh(name, "systemctl is-system-running --wait", check=False, timeout=180)
+    apply_container_quirks(name)
     return image
+
+
+def apply_container_quirks(name: str) -> None:
+    """The test harness's container-only quirk (molecule/shared/tasks/container_quirks.yml): Debian's redis
+    units ask for PrivateUsers=true, which these containers cannot grant (status 217/USER)."""
+    sh(
+        name,
+        "for unit in redis-server.service redis-server@.service; do "
+        "mkdir -p /etc/systemd/system/$unit.d && printf '%s\\n' "
+        "'# chaton bench: containers cannot grant this to redis.' '[Service]' 'PrivateUsers=false' "
+        "> /etc/systemd/system/$unit.d/container.conf; done; systemctl daemon-reload",
+    )
 
 
 def sh(name: str, command: str, *, check: bool = True, timeout: float = 600, stdin: str | None = None) -> str:

@@ -171,7 +171,7 @@ def fixed_load(url: str, pad: str, authors: int, lurkers: int, seconds: int, dur
         h.HOST,
         f"cd {NODE_DIR} && {_node_env()} nohup timeout {seconds + 30} {_node()} "
         f"node_modules/.bin/etherpad-loadtest {url}/p/{pad} -a {authors} -l {lurkers} -d {seconds} "
-        f"> {out} 2>&1 &",
+        f"> {out} 2>&1 < /dev/null &",
     )
     time.sleep(8)
     side: dict = {}
