@@ -73,8 +73,11 @@ def test_secret_needles_skip_certificates_and_salt(tmp_path):
     key = "B" * 64
     (tmp_path / "ca.key").write_text(f"-----BEGIN PRIVATE KEY-----\n{key}\n-----END PRIVATE KEY-----\n")
     (tmp_path / "short").write_text("abc\n")
+    borg = ["C" * 70, "D" * 70]
+    (tmp_path / "backup_key_local").write_text("BORG_KEY " + "e" * 64 + "\n" + "\n".join(borg) + "\n")
     needles = parse.secret_needles(tmp_path)
     assert needles == {
+        "backup_key_local": borg,
         "ca.key": [key],
         "etherpad_admin_password": ["s3cretValue1234"],
         "salted": ["anotherSecret99"],

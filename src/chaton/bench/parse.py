@@ -157,7 +157,7 @@ def external(sockets: list[dict]) -> list[dict]:
 
 def secret_needles(directory: Path) -> dict[str, list[str]]:
     """What to look for, per secrets file: the value (a password lookup file: value [salt=...]), or
-    for a PEM private key its base64 lines. Public certificates are not secrets."""
+    for a key file (PEM private key, borg key) its body lines. Public certificates are not secrets."""
     out: dict[str, list[str]] = {}
     if not directory.is_dir():
         return out
@@ -165,8 +165,9 @@ def secret_needles(directory: Path) -> dict[str, list[str]]:
         text = path.read_text(encoding="utf-8", errors="replace").strip()
         if not text or "BEGIN CERTIFICATE" in text or (path.suffix in (".crt", ".pem") and "PRIVATE" not in text):
             continue
-        if "-----BEGIN" in text:
-            needles = [line for line in text.splitlines() if len(line) >= 40 and not line.startswith("-----")]
+        lines = text.splitlines()
+        if len(lines) > 1:  # a key file (PEM, borg key): its body lines, not its headers
+            needles = [line for line in lines[1:] if len(line) >= 40 and not line.startswith("-----")]
         else:
             needles = [text.split(" salt=")[0].split()[0]]
         needles = [n for n in needles if len(n) >= 8]

@@ -213,7 +213,14 @@ def ramp(url: str, pad: str, limit: int) -> dict:
     )
     result = parse.loadtest(out)
     code = out.strip().rsplit("exit=", 1)[-1]
-    result["stopped"] = "time limit" if code == "124" else "server lagged (100 commits unanswered)"
+    if code == "124":
+        result["stopped"] = "time limit"
+    elif "socket timeout" in out or "connection error" in out:
+        result["stopped"] = (
+            "client could not connect (" + ("socket timeout" if "socket timeout" in out else "error") + ")"
+        )
+    else:
+        result["stopped"] = "server lagged (100 commits unanswered)"
     return result
 
 
