@@ -111,10 +111,11 @@ def tcp_reachable(address: str, port: int, timeout: float = 3.0) -> bool:
         return False
 
 
-def run_playbook(playbook: str, extra: list[str] | None = None) -> tuple[str, float]:
+def run_playbook(playbook: str, extra: list[str] | None = None, *, check: bool = True) -> tuple[str, float]:
     """Run a project playbook (path relative to the project) against the scenario's instance.
 
-    Return its output and wall time in seconds; fail the test with the output's tail when it fails.
+    Return its output and wall time in seconds; fail the test with the output's tail when it fails
+    (unless check is false: a test expecting the playbook to fail reads the output itself).
     """
     project = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path.cwd()))
     ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
@@ -127,6 +128,6 @@ def run_playbook(playbook: str, extra: list[str] | None = None) -> tuple[str, fl
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - start
     out = proc.stdout + proc.stderr
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         raise AssertionError(f"{playbook} failed (exit {proc.returncode}):\n{out[-6000:]}")
     return out, elapsed
