@@ -12,6 +12,7 @@ from chaton.testing import assert_check_mode_clean, curl, pebble_root
 
 DOMAIN = "date.chaton.test"
 SINK = "/var/lib/smtp-sink-test"
+RESOLVE = f"{DOMAIN}:443:127.0.0.1"  # /etc/hosts is rewritten by docker on an instance restart
 
 
 def secret(name: str) -> str:
@@ -118,16 +119,30 @@ def test_admin_password_file_is_bcrypt_and_for_nginx_only(host):
 
 def test_nginx_serves_the_name_and_asks_for_the_admin_password(host, root):
     assert host.run("nginx -t").rc == 0
-    anonymous = curl(host, f"https://{DOMAIN}/admin/", "-o", "/dev/null", "-w", "%{http_code}", cacert=root)
+    anonymous = curl(
+        host, f"https://{DOMAIN}/admin/", "--resolve", RESOLVE, "-o", "/dev/null", "-w", "%{http_code}", cacert=root
+    )
     assert anonymous.stdout == "401"
     wrong = curl(
-        host, f"https://{DOMAIN}/admin/", "-u", "admin:wrong", "-o", "/dev/null", "-w", "%{http_code}", cacert=root
+        host,
+        f"https://{DOMAIN}/admin/",
+        "--resolve",
+        RESOLVE,
+        "-u",
+        "admin:wrong",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        cacert=root,
     )
     assert wrong.stdout == "401"
     password = secret("framadate_admin_password")
     good = curl(
         host,
         f"https://{DOMAIN}/admin/",
+        "--resolve",
+        RESOLVE,
         "-u",
         f"admin:{password}",
         "-o",
