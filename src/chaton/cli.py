@@ -234,6 +234,52 @@ def status(
     raise typer.Exit(_status(inventory, title="chaton status", as_json=as_json, port=port, cafile=cafile))
 
 
+@app.command()
+def audit(
+    inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
+    report: Annotated[
+        Path | None, typer.Option(help="Markdown report to write; default: audit-<host>.md in the inventory.")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="Connect to this address instead of the names' DNS.")] = None,
+    port: Annotated[int, typer.Option(help="HTTPS port (443 on a real host).")] = 443,
+    cafile: Annotated[str | None, typer.Option(help="CA bundle to verify the certificates with.")] = None,
+    host_checks: Annotated[
+        bool, typer.Option(help="Also check backups and log retention on the host, through Ansible.")
+    ] = True,
+    max_backup_age: Annotated[int, typer.Option(help="Hours within which a backup archive must exist.")] = 48,
+) -> None:
+    """Check the live host as an outsider would, against the CHATONS charter; write a report to publish.
+
+    Over HTTPS: no third-party resource, security headers, TLS 1.2/1.3 only, terms of use and privacy pages,
+    ChatonsInfos files. Through Ansible: backups scheduled with a recent archive, log retention.
+    Non-zero exit on any failure.
+
+    Example: chaton audit inventories/mine --report transparency/audit.md
+    """
+    from chaton import audit as a
+    from chaton.inventory import load
+
+    inv = load(inventory)
+    with console.status("auditing"):
+        reports = a.run(
+            inv, address=address, port=port, cafile=cafile, host_checks=host_checks, max_backup_age_hours=max_backup_age
+        )
+    for r in reports:
+        table = Table(title=f"chaton audit {r.domain}")
+        for col in ("result", "where", "check", "detail"):
+            table.add_column(col, overflow="fold")
+        for c in r.checks:
+            detail = c.detail + (f" [yellow]Fix:[/yellow] {c.fix}" if c.fix else "")
+            table.add_row("[green]pass[/green]" if c.ok else "[red]FAIL[/red]", c.target, c.name, detail)
+        console.print(table)
+        path = report if report and len(reports) == 1 else inv.directory / f"audit-{r.host}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(r.markdown(), encoding="utf-8")
+        failed = sum(not c.ok for c in r.checks)
+        console.print(f"{len(r.checks) - failed} passed, {failed} failed; report: {path}")
+    raise typer.Exit(0 if all(r.ok for r in reports) else 1)
+
+
 def _backup_playbook(playbook: str, inventory: Path, extravars: dict, doing: str, again: str) -> list[str]:
     """Run a backup playbook with a spinner; return the lines its summary tasks printed."""
     from chaton.inventory import load
