@@ -7,6 +7,7 @@ playbook, sockets from the controller.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -131,3 +132,101 @@ def run_playbook(playbook: str, extra: list[str] | None = None, *, check: bool =
     if check and proc.returncode != 0:
         raise AssertionError(f"{playbook} failed (exit {proc.returncode}):\n{out[-6000:]}")
     return out, elapsed
+
+
+def recreate_instance(name: str, timeout: int = 120) -> float:
+    """Destroy a Molecule instance and create a new, empty one with the same image and options; wait for systemd.
+
+    The options are read back from the instance itself (docker inspect), so the new one is what Molecule's
+    create step would make. Return the wall time in seconds.
+    """
+    start = time.monotonic()
+    info = json.loads(subprocess.run(["docker", "inspect", name], check=True, capture_output=True, text=True).stdout)[0]
+    config, hostconfig = info["Config"], info["HostConfig"]
+    cmd = ["docker", "run", "--detach", "--name", name, "--hostname", config["Hostname"]]
+    cmd += [f"--cap-add={cap}" for cap in hostconfig.get("CapAdd") or []]
+    cmd += [f"--tmpfs={path}" + (f":{opts}" if opts else "") for path, opts in (hostconfig.get("Tmpfs") or {}).items()]
+    cmd += [f"--volume={bind}" for bind in hostconfig.get("Binds") or []]
+    cmd += [f"--env={env}" for env in config.get("Env") or []]
+    cmd += [f"--label={key}={value}" for key, value in (config.get("Labels") or {}).items()]
+    if hostconfig.get("CgroupnsMode"):
+        cmd.append(f"--cgroupns={hostconfig['CgroupnsMode']}")
+    if hostconfig.get("Privileged"):
+        cmd.append("--privileged")
+    if config.get("StopSignal"):
+        cmd.append(f"--stop-signal={config['StopSignal']}")
+    cmd += [config["Image"], *(config.get("Cmd") or [])]
+    subprocess.run(["docker", "rm", "--force", name], check=True, capture_output=True, timeout=180)
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=180)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = subprocess.run(
+            ["docker", "exec", name, "systemctl", "is-system-running", "--wait"], capture_output=True, text=True
+        )
+        if state.stdout.strip() in ("running", "degraded"):
+            return time.monotonic() - start
+        time.sleep(2)
+    raise AssertionError(f"{name}: systemd did not finish booting in {timeout} s")
+
+
+# EtherCalc's REST API answers on loopback only (writes are refused through nginx from outside).
+ETHERCALC_APP = "http://127.0.0.1:8000"
+
+
+def ethercalc_make_sheet(host, sheet: str, csv: str, formulas: dict[str, str]) -> None:
+    """Create a sheet from CSV (PUT) and set formulas (POST of SocialCalc commands), as a script would."""
+    put = curl(
+        host,
+        f"{ETHERCALC_APP}/_/{sheet}",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: text/csv",
+        "--data-binary",
+        csv,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    )
+    assert put.stdout == "201", (put.stdout, put.stderr)
+    for cell, formula in formulas.items():
+        post = curl(
+            host,
+            f"{ETHERCALC_APP}/_/{sheet}",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            f"set {cell} formula {formula}",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        )
+        assert post.stdout == "202", (post.stdout, post.stderr)
+
+
+def ethercalc_cell(host, sheet: str, cell: str, timeout: float = 15) -> dict:
+    """A cell as EtherCalc computes it ({"formula": ..., "datavalue": ...}); {} when it never appears."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = curl(host, f"{ETHERCALC_APP}/_/{sheet}/cells/{cell}")
+        if out.rc == 0 and out.stdout.startswith("{"):
+            found = json.loads(out.stdout)
+            if found.get("datavalue") not in (None, ""):
+                return found
+        if time.monotonic() > deadline:
+            return {}
+        time.sleep(0.5)
+
+
+def ethercalc_wait(host, timeout: int = 90) -> None:
+    """Wait until EtherCalc answers from its Redis."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if curl(host, f"{ETHERCALC_APP}/_exists/chaton-probe").stdout == "false":
+            return
+        time.sleep(1)
+    raise AssertionError(host.run("journalctl -u ethercalc -n 30 --no-pager").stdout)
