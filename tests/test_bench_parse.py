@@ -137,3 +137,41 @@ def test_lynis_report_of_a_stock_debian_container():
 
 def test_lynis_report_without_an_index_reads_zero():
     assert parse.lynis_report("# nothing\nlynis_version=3.0.8\n")["hardening_index"] == 0
+
+
+# The screen etherpad-loadtest 1.0.10 redraws (app.js updateMetricsUI), twice, then its end line.
+LOADTEST_SCREEN = (
+    "\x1b[2J\x1b[0;0H\nLoad Test Metrics -- Target Pad https://pad.chaton.test/p/x \n\n"
+    "Total Clients Connected: {clients}\nLocal Clients Connected: {clients}\nAuthors Connected: {authors}\n"
+    "Lurkers Connected: {lurkers}\nSent Append messages: {sent}\nCommits accepted by server: {accepted}\n"
+    "Commits sent from Server to Client: 10\nCurrent rate per second of Commits sent from Server to Client: 3\n"
+    "Mean(per second) of # of Commits sent from Server to Client: 2\n"
+    "Max(per second) of # of Messages (SocketIO has cap of 10k): 4\n"
+    "{lag}Seconds test has been running for: {seconds}\n"
+)
+
+
+def test_loadtest_reads_its_last_screen():
+    first = LOADTEST_SCREEN.format(clients=4, authors=1, lurkers=3, sent=2, accepted=2, lag="", seconds=1)
+    last = LOADTEST_SCREEN.format(
+        clients=88,
+        authors=22,
+        lurkers=66,
+        sent=900,
+        accepted=780,
+        lag="Number of commits not yet replied as ACCEPT_COMMIT from server 120\n",
+        seconds=23,
+    )
+    result = parse.loadtest(first + last)
+    assert result == {
+        "authors": 22,
+        "lurkers": 66,
+        "clients": 88,
+        "sent": 900,
+        "accepted": 780,
+        "seconds": 23,
+        "unacknowledged": 120,
+        "passed": False,
+        "errors": 0,
+    }
+    assert parse.loadtest(last + "Test duration complete and Load Tests PASS\n{}")["passed"]

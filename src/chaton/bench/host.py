@@ -75,12 +75,23 @@ def secrets_dir() -> Path:
 
 def names(services: list[str]) -> list[str]:
     """The host's names: the portal and one sub-domain per service."""
-    return [DOMAIN] + [f"{specs.services()[s].subdomain}.{DOMAIN}" for s in services]
+    return [DOMAIN] + [f"{specs.services(tree())[s].subdomain}.{DOMAIN}" for s in services]
 
 
 def available_services(log) -> list[str]:
-    """Same rule as `chaton demo`: a service whose artifacts are missing gets one SKIPPED line."""
-    return demo.available_services(log)
+    """The rule of `chaton demo`, on the deployed tree's roles: a service whose artifacts are missing from
+    CHATON_ARTIFACT_MIRROR gets one SKIPPED line."""
+    chosen = []
+    for name, svc in specs.services(tree()).items():
+        missing = [a for a in svc.artifacts if not (demo.mirror() and (demo.mirror() / a).is_file())]
+        if missing:
+            log(
+                f"SKIPPED {name}: its upstream artifact {missing[0]} cannot be downloaded here; put it in a mirror "
+                f"directory as <mirror>/{missing[0]} and run CHATON_ARTIFACT_MIRROR=<mirror> make bench"
+            )
+            continue
+        chosen.append(name)
+    return chosen
 
 
 def running(name: str) -> bool:

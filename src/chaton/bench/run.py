@@ -224,7 +224,7 @@ def ramp(url: str, pad: str, limit: int) -> dict:
     return result
 
 
-def step_etherpad(state: dict, log, seconds: int = 50, authors: int = 5, lurkers: int = 15, limit: int = 120) -> None:
+def step_etherpad(state: dict, log, seconds: int = 45, authors: int = 5, lurkers: int = 15, limit: int = 90) -> None:
     if "etherpad" not in state["services"]:
         state["etherpad"] = {"skipped": "SKIPPED etherpad: not deployed (its release is not in the mirror)"}
         return
