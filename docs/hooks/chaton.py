@@ -5,8 +5,8 @@ Markers a page may hold (an HTML comment on a line of its own):
 - ``<!-- chaton:variables ROLE [ENTRY_POINT] -->``: the role's public variables, read from
   ``roles/ROLE/meta/argument_specs.yml`` (entry point ``main`` by default), with the defaults of
   ``roles/ROLE/defaults/main.yml``; secrets (``no_log``) are shown as generated, never their lookup.
-- ``<!-- chaton:services -->``: every service role (``roles/*/meta/chaton.yml``): its name, its sub-domain and the
-  memory and disk ``chaton check`` counts for it.
+- ``<!-- chaton:services -->``: every service role (``roles/*/meta/chaton.yml``): its title, what it is (in the page's
+  language), its sub-domain and the memory and disk ``chaton check`` counts for it.
 
 - ``<!-- chaton:artifacts -->``: the files each service role says it needs in ``chaton_artifact_mirror``
   (``artifacts`` in its ``meta/chaton.yml``).
@@ -43,6 +43,7 @@ TEXT = {
         "this table appears when it lands.",
         "service": "service",
         "role": "role",
+        "what": "what it is",
         "address": "address",
         "memory": "memory (MB)",
         "disk": "disk (MB)",
@@ -62,6 +63,7 @@ TEXT = {
         "ce tableau apparaîtra avec lui.",
         "service": "service",
         "role": "rôle",
+        "what": "ce que c'est",
         "address": "adresse",
         "memory": "mémoire (Mo)",
         "disk": "disque (Mo)",
@@ -157,7 +159,7 @@ def services_table(root: Path, locale: str, page_dir: str) -> str:
     """Markdown, so that MkDocs checks the links to the services' pages (relative to the page's directory)."""
     t = TEXT[locale]
     lines = [
-        f"| {t['service']} | {t['role']} | {t['address']} | {t['memory']} | {t['disk']} |",
+        f"| {t['service']} | {t['what']} | {t['address']} | {t['memory']} | {t['disk']} |",
         "|---|---|---|---:|---:|",
     ]
     for meta in sorted((root / "roles").glob("*/meta/chaton.yml")):
@@ -167,8 +169,9 @@ def services_table(root: Path, locale: str, page_dir: str) -> str:
         name = meta.parent.parent.name
         title = str(svc.get("title", name)).replace("|", "/")
         link = posixpath.relpath(f"services/{name}.md", page_dir or ".")
+        what = str(svc.get(f"description_{locale}") or svc.get("description_en") or "").replace("|", "/")
         lines.append(
-            f"| [{title}]({link}) | `{name}` | `{svc.get('subdomain', name)}.<chaton_domain>` "
+            f"| [{title}]({link}) | {what} | `{svc.get('subdomain', name)}.<chaton_domain>` "
             f"| {svc.get('memory_mb', '')} | {svc.get('disk_mb', '')} |"
         )
     return "\n".join(lines) + "\n"
