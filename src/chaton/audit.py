@@ -455,7 +455,9 @@ echo "logrotate=$(echo "$rotate" | head -n 1)"
 """
 
 
-def host_facts(inv: Inventory, host: Host) -> tuple[dict[str, str] | None, str]:
+def host_facts(
+    inv: Inventory, host: Host, vault_password_file: Path | None = None
+) -> tuple[dict[str, str] | None, str]:
     """Run HOST_SCRIPT on the host through Ansible (become); return its key=value lines, or None and why."""
     import ansible_runner
 
@@ -484,7 +486,7 @@ def host_facts(inv: Inventory, host: Host) -> tuple[dict[str, str] | None, str]:
             host_pattern=host.name,
             module="ansible.builtin.shell",
             module_args=f"REPO={json.dumps(repo)}\n{HOST_SCRIPT}",
-            cmdline="--become",
+            cmdline="--become" + (f" --vault-password-file {vault_password_file}" if vault_password_file else ""),
             envvars=ansible_env(),
             quiet=True,
             event_handler=handler,
@@ -542,6 +544,7 @@ def run(
     cafile: str | None = None,
     host_checks: bool = True,
     max_backup_age_hours: int = 48,
+    vault_password_file: Path | None = None,
 ) -> list[Report]:
     reports = []
     now = dt.datetime.now(dt.UTC)
@@ -559,7 +562,7 @@ def run(
         for name in services:
             audit_site(report, client, name, _https(checks.service_domain(host, name), "/"), domain, csp_required=False)
         if host_checks:
-            facts, why = host_facts(inv, host)
+            facts, why = host_facts(inv, host, vault_password_file)
             if facts is None:
                 report.add("host", "host reachable through Ansible", False, why, "check the inventory's connection")
             else:

@@ -247,6 +247,7 @@ def audit(
         bool, typer.Option(help="Also check backups and log retention on the host, through Ansible.")
     ] = True,
     max_backup_age: Annotated[int, typer.Option(help="Hours within which a backup archive must exist.")] = 48,
+    vault_password_file: Annotated[Path | None, typer.Option(help="ansible-vault password file.")] = None,
 ) -> None:
     """Check the live host as an outsider would, against the CHATONS charter; write a report to publish.
 
@@ -262,7 +263,13 @@ def audit(
     inv = load(inventory)
     with console.status("auditing"):
         reports = a.run(
-            inv, address=address, port=port, cafile=cafile, host_checks=host_checks, max_backup_age_hours=max_backup_age
+            inv,
+            address=address,
+            port=port,
+            cafile=cafile,
+            host_checks=host_checks,
+            max_backup_age_hours=max_backup_age,
+            vault_password_file=vault_password_file,
         )
     for r in reports:
         table = Table(title=f"chaton audit {r.domain}")
