@@ -144,9 +144,20 @@ def start(name: str, release: str, hostnames: list[str], log) -> str:
         check=True,
         capture_output=True,
     )
-    sh(name, "systemctl is-system-running --wait", check=False, timeout=180)
+    wait_booted(name)
     apply_container_quirks(name)
     return image
+
+
+def wait_booted(name: str, timeout: float = 180) -> None:
+    """Until systemd answers on its bus and has finished booting (running or degraded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = sh(name, "systemctl is-system-running --wait 2>/dev/null", check=False, timeout=timeout).strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(2)
+    raise RuntimeError(f"{name}: systemd did not finish booting within {timeout:.0f} s")
 
 
 def apply_container_quirks(name: str) -> None:

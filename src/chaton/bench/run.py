@@ -422,7 +422,8 @@ def header(state: dict, command: str, started_key: str) -> str:
             "",
             f"- Command: `{command}`",
             f"- Machine: {m.get('nproc')} cores, {m.get('memory_mb')} MB RAM, kernel {m.get('kernel')}, load average "
-            f"at start {m.get('load_average')} ({m.get('containers_running')} containers running, shared machine)",
+            f"at start {m.get('load_average')} ({m.get('containers_running')} containers running, shared machine)"
+            + (f"; load average at the end {state['load_end']}" if state.get("load_end") else ""),
             f"- Deployed: chaton {state.get('revision', '?')} (site.yml with ansible-runner)",
             f"- Host: container `{h.HOST}`, Debian {state.get('release')}, `docker run --memory {h.MEMORY}`, "
             f"services: {', '.join(state.get('services', [])) or 'base only'}",
@@ -774,6 +775,7 @@ def bench(console, release: str, reuse: bool, report_only: bool, command: str) -
         step_footprint(state, log)
         step_etherpad(state, log)
         state["finished"] = now()
+        state["load_end"] = h.machine()["load_average"]
         h.save_state(state)
     sections, verdicts = bench_sections(state)
     show(console, sections)
@@ -796,13 +798,19 @@ def audit(console, release: str, keep: bool, report_only: bool, command: str) ->
         state["audit_machine"] = h.machine()
         state["audit_command"] = command
         step_audit(state, log)
+        state["audit_load_end"] = h.machine()["load_average"]
+        h.save_state(state)
         if not keep:
             h.remove(h.HOST)
     sections, verdicts = audit_sections(state)
     show(console, sections)
     for v in verdicts:
         console.print(f"- {v}", highlight=False)
-    audit_state = {**state, "machine": state.get("audit_machine", state.get("machine", {}))}
+    audit_state = {
+        **state,
+        "machine": state.get("audit_machine", state.get("machine", {})),
+        "load_end": state.get("audit_load_end"),
+    }
     audit_state["audit_started"] = state.get("audit", {}).get("started")
     write(
         results_file(),
