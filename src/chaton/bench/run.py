@@ -279,8 +279,8 @@ def lynis(name: str, log) -> dict:
     h.sh(
         name,
         # apt's signature check can fail once right after boot (seen here): try the update again.
-        "for i in 1 2 3; do apt-get update -qq && break; sleep 5; done; "
-        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lynis",
+        "command -v lynis >/dev/null || { for i in 1 2 3; do apt-get update -qq && break; sleep 5; done; "
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lynis; }",
         timeout=900,
     )
     h.sh(
@@ -298,7 +298,8 @@ def testssl(names: list[str], log) -> dict:
     """testssl.sh on every name, all at once (one process per name), verified against the host's CA."""
     h.sh(
         h.HOST,
-        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends testssl.sh bsdextrautils",
+        "command -v testssl.sh >/dev/null || DEBIAN_FRONTEND=noninteractive "
+        "apt-get install -y -qq --no-install-recommends testssl.sh bsdextrautils",
         timeout=900,
     )
     log(f"testssl.sh on {', '.join(names)}")
@@ -394,9 +395,17 @@ def step_audit(state: dict, log) -> None:
 
     worker = threading.Thread(target=audit_stock)
     worker.start()
-    audit["lynis_host"] = lynis(h.HOST, log)
-    h.save_state(state)
+    log(f"{h.HOST}: installing Debian's lynis and testssl.sh")
+    h.sh(
+        h.HOST,
+        "for i in 1 2 3; do apt-get update -qq && break; sleep 5; done; DEBIAN_FRONTEND=noninteractive "
+        "apt-get install -y -qq --no-install-recommends lynis testssl.sh bsdextrautils",
+        timeout=900,
+    )
+    host_lynis = threading.Thread(target=lambda: audit.update(lynis_host=lynis(h.HOST, log)))
+    host_lynis.start()
     audit["testssl"] = testssl(state["names"], log)
+    host_lynis.join()
     worker.join()
     audit.update(stock)
     audit["finished"] = now()
