@@ -385,6 +385,7 @@ def demo(
     d.ensure_container(release, console.print)
     services = d.available_services(console.print)
     inventory = d.write_inventory(directory, services)
+    d.apply_container_quirks(inventory)
     console.print(f"demo inventory: {directory}")
     result = operate.deploy(inventory, console)
     if not result.ok:

@@ -122,5 +122,14 @@ def write_inventory(directory: Path, services: list[str]) -> Path:
     return directory / "hosts.yml"
 
 
+def apply_container_quirks(inventory: Path) -> None:
+    """The harness's container-only fixes (molecule/shared/tasks/container_quirks.yml), never part of the roles."""
+    from chaton import runner
+
+    result = runner.run_playbook("molecule/shared/quirks.yml", inventory, quiet=True)
+    if not result.ok:
+        raise RuntimeError(f"the container fixes could not be applied: {result.stdout[-2000:]}")
+
+
 def demo_dir() -> Path:
     return project_root() / "demo"
