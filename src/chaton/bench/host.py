@@ -343,14 +343,15 @@ def reset_peak(name: str) -> None:
             path.write_text("0")
 
 
-def save_state(state: dict) -> Path:
-    path = workdir() / "state.json"
+def save_state(state: dict, name: str = "state.json") -> Path:
+    """The bench's figures (state.json) or the audit's (audit.json): two files, as both may run at once."""
+    path = workdir() / name
     path.write_text(json.dumps(state, indent=2, default=str), encoding="utf-8")
     return path
 
 
-def load_state() -> dict:
-    path = workdir() / "state.json"
+def load_state(name: str = "state.json") -> dict:
+    path = workdir() / name
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 

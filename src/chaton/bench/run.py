@@ -32,6 +32,7 @@ LATENCY_RATIO_MAX = 1.5
 EXPOSURE_MAX = 2.0
 LYNIS_MIN = 80
 ALLOWED_PORTS = {22, 80, 443}
+AUDIT = "audit.json"
 
 
 def now() -> str:
@@ -379,7 +380,7 @@ def step_audit(state: dict, log) -> None:
     audit["exposure"] = exposures(managed_units())
     audit["sockets_host"] = sockets(h.HOST)
     audit["secrets"] = secret_search(state)
-    h.save_state(state)
+    h.save_state(state, AUDIT)
     # The stock container is audited while testssl.sh and Lynis work on the host (2 shared cores: wall time).
     stock: dict = {}
 
@@ -409,7 +410,7 @@ def step_audit(state: dict, log) -> None:
     worker.join()
     audit.update(stock)
     audit["finished"] = now()
-    h.save_state(state)
+    h.save_state(state, AUDIT)
 
 
 # --- reports ------------------------------------------------------------------------------------
@@ -737,6 +738,9 @@ def audit_sections(state: dict) -> tuple[list[Section], list[str]]:
             for s in (a.get(key) or {}).get("external", []):
                 reach = {True: "yes", False: "no (firewall)", None: "not probed (udp)"}[s.get("reachable")]
                 sec.rows.append([label, s["proto"], s["address"], s["port"], s["process"], reach])
+                if s["port"] == UPSTREAM_PORT:
+                    sec.rows[-1][4] += " (the bench's bare upstream Etherpad, not part of the host)"
+                    continue
                 if label == "chaton host" and s.get("reachable") is not False and s["port"] not in allowed:
                     unexpected.append(f"{s['proto']}/{s['port']} ({s['process']})")
         sec.notes.append(
@@ -797,7 +801,7 @@ def bench(console, release: str, reuse: bool, report_only: bool, command: str) -
 
 def audit(console, release: str, keep: bool, report_only: bool, command: str) -> int:
     log = console.print
-    state = h.load_state()
+    state = h.load_state(AUDIT) if report_only else h.load_state()
     if not report_only:
         if not (state.get("converge", {}).get("second") and h.running(h.HOST)):
             log(f"no converged {h.HOST}: creating and converging it")
@@ -808,7 +812,7 @@ def audit(console, release: str, keep: bool, report_only: bool, command: str) ->
         state["audit_command"] = command
         step_audit(state, log)
         state["audit_load_end"] = h.machine()["load_average"]
-        h.save_state(state)
+        h.save_state(state, AUDIT)
         if not keep:
             h.remove(h.HOST)
     sections, verdicts = audit_sections(state)
