@@ -71,7 +71,20 @@ def ethercalc(host, domain: str) -> tuple[str, bool, str]:
         if "1,2,4" in csv:
             break
         time.sleep(0.5)
-    refused = https(host, name, "/_rooms", "-o", "/dev/null", "-w", "%{http_code}").stdout
+    # From outside (the host's own non-loopback address, as molecule/ethercalc's verifier does):
+    # loopback is trusted by design.
+    outside = host.check_output("hostname -I").split()[0]
+    refused = curl(
+        host,
+        f"https://{name}/_rooms",
+        "--resolve",
+        f"{name}:443:{outside}",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        cacert=CA,
+    ).stdout
     ok = put.stdout == "201" and post.stdout == "202" and "1,2,4" in csv and refused == "403"
     return "ethercalc computes a sheet and keeps listings private", ok, f"{put.stdout} {post.stdout} {csv!r} {refused}"
 

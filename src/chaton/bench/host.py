@@ -178,6 +178,7 @@ def sh(name: str, command: str, *, check: bool = True, timeout: float = 600, std
         ["docker", "exec", "-i", name, "bash", "-c", command],
         capture_output=True,
         text=True,
+        errors="replace",  # logs may hold binary bytes
         check=False,
         timeout=timeout,
         input=stdin,
