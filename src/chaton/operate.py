@@ -88,7 +88,7 @@ def states(
             probe = health.probe(domain, path, expect, **target)
             pinned = version = creds = ""
             if svc is not None:
-                creds = ", ".join(svc.credentials)
+                creds = _credentials(inv, host, svc.credentials, secrets_dir)
                 if svc.version_var:
                     pinned = str(host.vars.get(svc.version_var, _default(name, svc.version_var)))
                 if svc.version_path and probe.healthy:
@@ -108,10 +108,24 @@ def states(
                     version,
                     pinned,
                     probe.cert_days_left,
-                    f"{secrets_dir} ({creds})" if creds else "",
+                    creds,
                 )
             )
     return out
+
+
+def _credentials(inv: Inventory, host: Host, names: list[str], secrets_dir: str) -> str:
+    """Where each credential lives: the inventory file that sets it, else the generated file on the controller."""
+    places: dict[str, list[str]] = {}
+    for var in names:
+        if var in host.origin:
+            place = str(host.origin[var])
+        elif inv.encrypted:
+            place = f"{secrets_dir}/ unless set in {', '.join(map(str, inv.encrypted))}"
+        else:
+            place = f"{secrets_dir}/"
+        places.setdefault(place, []).append(var)
+    return "; ".join(f"{', '.join(v)}: {k}" for k, v in places.items())
 
 
 def _default(role: str, var: str) -> str:
@@ -139,6 +153,10 @@ def table(rows: list[ServiceState], title: str) -> Table:
     for r in rows:
         cert = "-" if r.cert_days_left is None else f"{r.cert_days_left} days left"
         state = "[green]healthy[/green]" if r.healthy else f"[red]{r.status}[/red] {r.detail[:60]}"
-        version = r.version + (f" (pinned {r.pinned})" if r.pinned and r.version != r.pinned else "")
-        tab.add_row(r.host, r.service, r.url, state, version or "-", cert, r.credentials)
+        if r.version:
+            version = r.version + (f" (pinned {r.pinned})" if r.pinned and r.version != r.pinned else "")
+        else:
+            # The service does not publish its version over HTTP.
+            version = f"pinned {r.pinned}" if r.pinned else "-"
+        tab.add_row(r.host, r.service, r.url, state, version, cert, r.credentials or "-")
     return tab
