@@ -449,7 +449,7 @@ def harness_images(
 @harness.command("test")
 def harness_test(
     scenarios: Annotated[list[str] | None, typer.Argument(help="Scenarios to run (default: all, in order).")] = None,
-    jobs: Annotated[int, typer.Option(help="Releases tested at once.")] = 2,
+    jobs: Annotated[int, typer.Option(help="Scenario runs (scenario, release) at once.")] = 2,
 ) -> None:
     """Run Molecule scenarios on Debian 12 and 13 (CHATON_RELEASES="12" for one).
 

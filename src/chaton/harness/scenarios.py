@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,25 +89,31 @@ def run_one(root: Path, scenario: str, release: str, log_dir: Path, command: str
 
 
 def run(root: Path, scenarios: list[str], jobs: int = 2, log=print) -> list[Result]:
+    """Every (scenario, release) pair, in order, `jobs` at a time.
+
+    The pairs form one queue rather than one batch per scenario, so a scenario
+    that runs on one release only shares the machine with the next one instead
+    of leaving a worker idle.
+    """
     engine.ensure_engine()
     wanted = releases()
     for release in wanted:
         images.build(release, log=log)
     log_dir = root / ".cache" / "logs"
+    queue = [(scenario, release) for scenario in scenarios for release in releases_for(scenario, wanted)]
+    log("== scenarios: " + ", ".join(f"{s} (Debian {r})" for s, r in queue))
     results: list[Result] = []
-    for scenario in scenarios:
-        these = releases_for(scenario, wanted)
-        log(f"== scenario {scenario} on Debian {', '.join(these)}")
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(run_one, root, scenario, release, log_dir) for release in these]
-            for future in futures:
-                result = future.result()
-                results.append(result)
-                status = "passed" if result.ok else "FAILED"
-                log(f"   {scenario} debian{result.release}: {status} in {result.seconds:.0f} s (log {result.log})")
-                for line in result.skipped:
-                    log(f"   !! {line}")
-                if not result.ok:
-                    tail = result.log.read_text(encoding="utf-8", errors="replace").splitlines()[-80:]
-                    log("\n".join("   | " + line for line in tail))
-    return results
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(run_one, root, s, r, log_dir): (s, r) for s, r in queue}
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            status = "passed" if result.ok else "FAILED"
+            log(f"   {result.scenario} debian{result.release}: {status} in {result.seconds:.0f} s (log {result.log})")
+            for line in result.skipped:
+                log(f"   !! {line}")
+            if not result.ok:
+                tail = result.log.read_text(encoding="utf-8", errors="replace").splitlines()[-80:]
+                log("\n".join("   | " + line for line in tail))
+    order = {pair: i for i, pair in enumerate(queue)}
+    return sorted(results, key=lambda r: order[(r.scenario, r.release)])
