@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chaton.testing import assert_check_mode_clean, curl, pebble_root
+from chaton.testing import PEBBLE_ROOT, assert_check_mode_clean, curl, pebble_root
 
 DOMAIN = "date.chaton.test"
 SINK = "/var/lib/smtp-sink-test"
@@ -24,6 +24,10 @@ def secret(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def root(host):
+    # Pebble forgets its root when the instance restarts (the app tests restart it): keep the root
+    # saved before, which signed the certificate nginx serves.
+    if host.file(PEBBLE_ROOT).exists:
+        return PEBBLE_ROOT
     return pebble_root(host)
 
 
