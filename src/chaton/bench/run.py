@@ -133,7 +133,8 @@ def install_loadtest(log) -> None:
 def start_upstream(log) -> None:
     """The same Etherpad release, bare: upstream's settings.json.template untouched, on another port."""
     node = _node()
-    release = h.sh(h.HOST, "readlink -f /opt/etherpad/current").strip()
+    # The release chaton runs: the unit's working directory is <release>/src.
+    release = str(Path(h.sh(h.HOST, "systemctl show -p WorkingDirectory --value etherpad").strip()).parent)
     log(f"starting bare upstream Etherpad from {release} with settings.json.template on :{UPSTREAM_PORT}")
     h.sh(
         h.HOST,
@@ -299,13 +300,13 @@ def testssl(names: list[str], log) -> dict:
     """testssl.sh on every name, all at once (one process per name), verified against the host's CA."""
     h.sh(
         h.HOST,
-        "command -v testssl.sh >/dev/null || DEBIAN_FRONTEND=noninteractive "
+        "command -v testssl >/dev/null || DEBIAN_FRONTEND=noninteractive "
         "apt-get install -y -qq --no-install-recommends testssl.sh bsdextrautils",
         timeout=900,
     )
     log(f"testssl.sh on {', '.join(names)}")
     runs = " ".join(
-        f"(rm -f /var/tmp/chaton-testssl-{n}.json; testssl.sh --quiet --color 0 --warnings batch --add-ca {checks.CA} "
+        f"(rm -f /var/tmp/chaton-testssl-{n}.json; testssl --quiet --color 0 --warnings batch --add-ca {checks.CA} "
         f"--ip 127.0.0.1 --jsonfile /var/tmp/chaton-testssl-{n}.json https://{n} "
         f"> /var/tmp/chaton-testssl-{n}.txt 2>&1) &"
         for n in names
