@@ -18,5 +18,6 @@ def test_release_independent_scenarios_run_once(monkeypatch):
     assert scenarios.releases_for("base", ["12", "13"]) == ["12", "13"]
     assert scenarios.releases_for("upgrade", ["12", "13"]) == ["12"]
     assert scenarios.releases_for("upgrade", ["13"]) == ["13"]
+    assert scenarios.releases_for("upgrade-fails", ["12", "13"]) == ["13"]
     monkeypatch.setenv("CHATON_ALL_RELEASES", "1")
     assert scenarios.releases_for("upgrade", ["12", "13"]) == ["12", "13"]

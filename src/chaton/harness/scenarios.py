@@ -27,12 +27,13 @@ ORDER = [
     "upgrade",
     "upgrade-fails",
 ]
-# Scenarios whose subject does not depend on the Debian release run on one
-# release only in the full suite, to keep it well inside CI's 90 minutes (the
-# release-specific parts — borgmatic 1.7 and 1.9, each service on PHP 8.2/8.4,
-# Node, PostgreSQL 15/17 — are covered by the scenarios that run on both).
-# CHATON_ALL_RELEASES=1 runs every scenario on every release.
-ONE_RELEASE = {"restore": "12", "upgrade": "12", "upgrade-fails": "12"}
+# Scenarios whose subject does not depend much on the Debian release run on
+# one release only in the full suite, to keep it well inside CI's 90 minutes;
+# between them both releases are covered: borgmatic 1.7 restores (restore,
+# upgrade on 12) and 1.9 (backup, upgrade-fails on 13), the portal on 13 (it
+# is converged by every other scenario on both). Each service role runs on
+# both. CHATON_ALL_RELEASES=1 runs every scenario on every release.
+ONE_RELEASE = {"portal": "13", "backup": "13", "restore": "12", "upgrade": "12", "upgrade-fails": "13"}
 SKIP_LINE = re.compile(r"SKIPPED [a-z_-]+: .*")
 
 
