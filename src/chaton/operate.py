@@ -33,7 +33,7 @@ def deploy(
     inventory: Path, console: Console, *, only: str | None = None, extra_args: list[str] | None = None
 ) -> Result:
     inv = load(inventory)
-    playbook = "playbooks/services.yml" if only else "site.yml"
+    playbook = "playbooks/service.yml" if only else "site.yml"
     extravars = {"chaton_only": only} if only else {}
     args = list(extra_args or [])
     total = count_tasks(playbook, inv.path, args + (["-e", f"chaton_only={only}"] if only else []))
