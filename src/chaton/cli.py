@@ -207,12 +207,20 @@ def deploy(
     _status(inventory, title="Deployed")
 
 
-def _status(inventory: Path, *, title: str, as_json: bool = False, port: int = 443, cafile: str | None = None) -> int:
+def _status(
+    inventory: Path,
+    *,
+    title: str,
+    as_json: bool = False,
+    port: int = 443,
+    cafile: str | None = None,
+    address: str | None = None,
+) -> int:
     from chaton import operate
     from chaton.inventory import load
 
     inv = load(inventory)
-    rows = operate.states(inv, port=port, cafile=cafile)
+    rows = operate.states(inv, address=address, port=port, cafile=cafile)
     if as_json:
         print(json.dumps([r.__dict__ for r in rows], indent=2))
     else:
@@ -223,6 +231,9 @@ def _status(inventory: Path, *, title: str, as_json: bool = False, port: int = 4
 @app.command()
 def status(
     inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
+    address: Annotated[
+        str | None, typer.Option(help="Connect to this address instead of the names' DNS (before DNS is set up).")
+    ] = None,
     port: Annotated[int, typer.Option(help="HTTPS port (443 on a real host).")] = 443,
     cafile: Annotated[str | None, typer.Option(help="CA bundle to verify the certificates with.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -230,8 +241,11 @@ def status(
     """Health of each enabled service over HTTPS, its certificate's expiry. Non-zero exit when unhealthy.
 
     Example: chaton status inventories/mine --json
+    Before DNS points at the server: chaton status inventories/mine --address 203.0.113.10
     """
-    raise typer.Exit(_status(inventory, title="chaton status", as_json=as_json, port=port, cafile=cafile))
+    raise typer.Exit(
+        _status(inventory, title="chaton status", as_json=as_json, port=port, cafile=cafile, address=address)
+    )
 
 
 @app.command()
@@ -406,6 +420,8 @@ def demo(
         "To drive this container with an inventory of your own: chaton init inventories/try --connection docker "
         f"--host {d.CONTAINER} --domain {d.DOMAIN} --tls selfsigned"
         + "".join(f" --extra-ca {ca}" for ca in d.extra_ca_certificates())
+        + ", then chaton check, chaton deploy, and chaton status inventories/try --address 127.0.0.1"
+        + f" --port {d.HTTPS_PORT} --cafile inventories/try/secrets/{d.CONTAINER}/ca.crt"
     )
     console.print(f"Stop it with: docker rm -f {d.CONTAINER}")
     raise typer.Exit(code)
