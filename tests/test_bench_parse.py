@@ -175,3 +175,12 @@ def test_loadtest_reads_its_last_screen():
         "errors": 0,
     }
     assert parse.loadtest(last + "Test duration complete and Load Tests PASS\n{}")["passed"]
+
+
+def test_testssl_json_of_a_bench_host():
+    result = parse.testssl_findings(sample("testssl-chaton.test.json"))
+    assert result["counts"]["CRITICAL"] == 0
+    assert result["counts"]["HIGH"] == 2
+    assert result["counts"]["OK"] == 42
+    high = {f["id"] for f in result["notable"] if f["severity"] == "HIGH"}
+    assert high == {"cipher_order", "cert_revocation"}
