@@ -167,9 +167,10 @@ def test_renewal_replaces_certificate_and_reloads_nginx(host, root):
     assert "REQUESTS_CA_BUNDLE=/etc/pebble-test/api-ca.pem" in dropin
 
 
-def test_access_log_has_no_full_client_address(host, root):
-    curl(host, f"https://{DOMAIN}/", "-o", "/dev/null", cacert=root)
+def test_access_log_has_no_full_client_address_nor_query_string(host, root):
+    curl(host, f"https://{DOMAIN}/?apikey=do-not-log-me", "-o", "/dev/null", cacert=root)
     log = host.file(f"/var/log/nginx/{DOMAIN}.access.log").content_string
     assert log.strip()
     assert "127.0.0.1 " not in log
     assert "127.0.0.0 " in log
+    assert "do-not-log-me" not in log
