@@ -52,36 +52,8 @@ def ensure_container(release: str, log) -> None:
     if state.returncode == 0:
         subprocess.run(["docker", "rm", "-f", CONTAINER], check=True, capture_output=True)
     log(f"starting {CONTAINER} (Debian {release}, systemd) with HTTPS on 127.0.0.1:{HTTPS_PORT}")
-    subprocess.run(
-        [
-            "docker",
-            "run",
-            "-d",
-            "--name",
-            CONTAINER,
-            "--hostname",
-            "demo",
-            "--cap-add",
-            "SYS_ADMIN",
-            "--cap-add",
-            "NET_ADMIN",
-            "--tmpfs",
-            "/run",
-            "--tmpfs",
-            "/run/lock",
-            "-v",
-            "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-            "--cgroupns=host",
-            "--stop-signal",
-            "SIGRTMIN+3",
-            "-p",
-            f"127.0.0.1:{HTTPS_PORT}:443",
-            "-p",
-            f"127.0.0.1:{HTTP_PORT}:80",
-            image,
-        ],
-        check=True,
-        capture_output=True,
+    engine.run_systemd(
+        CONTAINER, image, "demo", ["-p", f"127.0.0.1:{HTTPS_PORT}:443", "-p", f"127.0.0.1:{HTTP_PORT}:80"]
     )
     subprocess.run(
         ["docker", "exec", CONTAINER, "systemctl", "is-system-running", "--wait"],

@@ -112,38 +112,7 @@ def start(name: str, release: str, hostnames: list[str], log) -> str:
     remove(name)
     hosts = [arg for h in hostnames for arg in ("--add-host", f"{h}:127.0.0.1")]
     log(f"starting {name} (Debian {release}, systemd, --memory {MEMORY})")
-    subprocess.run(
-        [
-            "docker",
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--hostname",
-            name.removeprefix("chaton-"),
-            "--memory",
-            MEMORY,
-            "--memory-swap",
-            MEMORY,
-            "--cap-add",
-            "SYS_ADMIN",
-            "--cap-add",
-            "NET_ADMIN",
-            "--tmpfs",
-            "/run",
-            "--tmpfs",
-            "/run/lock",
-            "-v",
-            "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-            "--cgroupns=host",
-            "--stop-signal",
-            "SIGRTMIN+3",
-            *hosts,
-            image,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    engine.run_systemd(name, image, name.removeprefix("chaton-"), ["--memory", MEMORY, "--memory-swap", MEMORY, *hosts])
     wait_booted(name)
     apply_container_quirks(name)
     return image

@@ -68,3 +68,31 @@ def ensure_engine(timeout: float = 60.0) -> None:
             return
         time.sleep(1)
     raise SystemExit(f"the Docker engine did not answer within {timeout:.0f} s; see {DOCKERD_LOG}")
+
+
+# What systemd as PID 1 needs in a container here (no --privileged): the same
+# options as the Molecule platforms in .config/molecule/config.yml.
+SYSTEMD_OPTIONS = [
+    "--cap-add",
+    "SYS_ADMIN",
+    "--cap-add",
+    "NET_ADMIN",
+    "--tmpfs",
+    "/run",
+    "--tmpfs",
+    "/run/lock",
+    "-v",
+    "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--cgroupns=host",
+    "--stop-signal",
+    "SIGRTMIN+3",
+]
+
+
+def run_systemd(name: str, image: str, hostname: str, extra: list[str] | None = None) -> None:
+    """Start a detached container with systemd as PID 1 (`extra`: ports, memory cap, host entries...)."""
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, "--hostname", hostname, *SYSTEMD_OPTIONS, *(extra or []), image],
+        check=True,
+        capture_output=True,
+    )
