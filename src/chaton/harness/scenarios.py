@@ -13,19 +13,20 @@ from pathlib import Path
 from chaton.harness import docker as engine
 from chaton.harness import images
 
-# Foundation first, then the services whose real application CI can get,
-# then those that may be skipped for lack of an artifact.
+# Foundation first, then the services; the long single-release scenarios
+# (restore converges two hosts) before the short ones, so that the two
+# workers finish together.
 ORDER = [
     "base",
     "ethercalc",
     "etherpad",
     "framadate",
     "peertube",
-    "portal",
-    "backup",
     "restore",
     "upgrade",
     "upgrade-fails",
+    "portal",
+    "backup",
 ]
 # Scenarios whose subject does not depend much on the Debian release run on
 # one release only in the full suite, to keep it well inside CI's 90 minutes;
