@@ -197,6 +197,9 @@ def test_code_is_read_only_to_the_service(host):
     for path in (release, f"{release}/src", f"{release}/src/node/server.ts", f"{release}/node_modules"):
         assert host.run(f"runuser -u etherpad -- test -w {path}").rc != 0, f"{path} is writable by etherpad"
     assert host.file(f"{release}/var").linked_to == "/var/lib/etherpad/var"
+    # The unit runs current/, the link the upgrade block switches.
+    assert host.file("/opt/etherpad/current").linked_to == release
+    assert host.file("/opt/etherpad/current").user == "root"
 
 
 def test_unit_exposure_is_at_most_2(host):

@@ -95,7 +95,7 @@ def test_unit_is_accepted_by_systemd(host, app_installed, render_dir):
     assert result.rc == 0, result.stderr
     content = host.file(unit).content_string
     assert "ProtectSystem=strict" in content
-    assert "ReadWritePaths=/var/lib/etherpad /opt/etherpad/versions/3.3.1/src/plugin_packages\n" in content
+    assert "ReadWritePaths=/var/lib/etherpad /opt/etherpad/current/src/plugin_packages\n" in content
 
 
 def test_nginx_serves_the_pad_name_with_websocket(host):
