@@ -225,6 +225,9 @@ def test_migrations_are_idempotent(host):
     assert again.rc == 0
     skipped = re.search(r'label-info">\s*(\d*) / (\d+)', again.stdout)
     assert skipped and skipped.group(1) == skipped.group(2), again.stdout[-1500:]
+    # The role's checked wrapper (also the upgrade block's migration step) agrees.
+    script = host.run("/usr/local/sbin/chaton-framadate-migrate")
+    assert script.rc == 0 and script.stdout.strip() == "migrations applied: 0", script.stdout + script.stderr
 
 
 def test_pool_runs_as_framadate_and_writes_only_its_paths(host, root, polls):
