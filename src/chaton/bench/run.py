@@ -133,8 +133,9 @@ def install_loadtest(log) -> None:
 def start_upstream(log) -> None:
     """The same Etherpad release, bare: upstream's settings.json.template untouched, on another port."""
     node = _node()
-    # The release chaton runs: the unit's working directory is <release>/src.
-    release = str(Path(h.sh(h.HOST, "systemctl show -p WorkingDirectory --value etherpad").strip()).parent)
+    # The release chaton runs: the unit's working directory is <code>/current/src, current a link to the release.
+    workdir = h.sh(h.HOST, "systemctl show -p WorkingDirectory --value etherpad").strip()
+    release = str(Path(h.sh(h.HOST, f"readlink -f {workdir}").strip()).parent)
     log(f"starting bare upstream Etherpad from {release} with settings.json.template on :{UPSTREAM_PORT}")
     h.sh(
         h.HOST,
@@ -146,6 +147,9 @@ def start_upstream(log) -> None:
         cd {UPSTREAM_DIR}/etherpad
         rm -rf var settings.json && mkdir var
         cp settings.json.template settings.json
+        # The plugin list of the release as installed (without it Etherpad migrates plugins through pnpm at
+        # start, as `pnpm run prod` would with pnpm on its PATH); the settings stay upstream's.
+        cp /var/lib/etherpad/var/installed_plugins.json var/
         chown -R chaton-bench-upstream: {UPSTREAM_DIR}
         systemd-run --unit chaton-bench-upstream --uid chaton-bench-upstream \
           -p WorkingDirectory={UPSTREAM_DIR}/etherpad/src -E NODE_ENV=production -E PORT={UPSTREAM_PORT} \
