@@ -7,6 +7,7 @@ playbook, sockets from the controller.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import shlex
 import socket
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 PEBBLE_ROOT = "/etc/pebble-test/root.pem"
@@ -230,3 +232,167 @@ def ethercalc_wait(host, timeout: int = 90) -> None:
             return
         time.sleep(1)
     raise AssertionError(host.run("journalctl -u ethercalc -n 30 --no-pager").stdout)
+
+
+# What each application's scenario needs in the controller's mirror (CHATON_ARTIFACT_MIRROR): GitHub, framagit
+# and nodejs.org are out of reach in CI, so without these files the application part is skipped.
+MIRROR_FILES = {
+    "etherpad": ["etherpad/etherpad-v3.3.1.tar.gz", "nodejs/node-v24.22.3-linux-x64.tar.xz"],
+    "framadate": [
+        "framadate/framadate-1.1.19.tar.gz",
+        "framadate-libs/sabre-vobject-4.4.1.tar.gz",
+        "framadate-libs/sabre-xml-2.2.5.tar.gz",
+        "framadate-libs/sabre-uri-2.2.2.tar.gz",
+        "framadate-libs/o80-i18n-develop-ef98bd7.tar.gz",
+    ],
+}
+
+
+def mirror_provides(service: str) -> bool:
+    """Whether CHATON_ARTIFACT_MIRROR holds every file the service's application part needs."""
+    mirror = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
+    return bool(mirror) and all(Path(mirror, name).is_file() for name in MIRROR_FILES[service])
+
+
+# Etherpad's HTTP API and pages, through nginx and TLS. Docker rewrites /etc/hosts when an instance restarts:
+# curl is told the address.
+ETHERPAD_DOMAIN = "pad.chaton.test"
+
+
+def etherpad_api(host, root: str, method: str, apikey: str, domain: str = ETHERPAD_DOMAIN, **params) -> dict:
+    """One call of Etherpad's HTTP API (version 1) through the proxy; its JSON answer."""
+    query = urllib.parse.urlencode({"apikey": apikey, **params})
+    result = curl(host, f"https://{domain}/api/1/{method}?{query}", "--resolve", f"{domain}:443:127.0.0.1", cacert=root)
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def etherpad_export_txt(host, root: str, pad: str, domain: str = ETHERPAD_DOMAIN) -> str:
+    """A pad's text as a reader downloads it (/p/<pad>/export/txt)."""
+    result = curl(host, f"https://{domain}/p/{pad}/export/txt", "--resolve", f"{domain}:443:127.0.0.1", cacert=root)
+    assert result.rc == 0, result.stderr
+    return result.stdout
+
+
+def etherpad_wait(host, root: str, timeout: int = 120, domain: str = ETHERPAD_DOMAIN) -> dict:
+    """Wait until Etherpad's /health passes through the proxy; its answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = curl(host, f"https://{domain}/health", "--resolve", f"{domain}:443:127.0.0.1", cacert=root)
+        if result.rc == 0 and '"pass"' in result.stdout:
+            return json.loads(result.stdout)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Etherpad did not come back healthy: {result.stdout} {result.stderr}")
+        time.sleep(2)
+
+
+# Framadate driven as a person does: its forms, a cookie jar, through nginx and TLS.
+FRAMADATE_DOMAIN = "date.chaton.test"
+
+
+class FramadateBrowser:
+    """A Framadate user with a cookie jar, through the HTTPS proxy."""
+
+    def __init__(self, host, root: str, name: str, domain: str = FRAMADATE_DOMAIN):
+        self.host, self.root, self.base = host, root, f"https://{domain}"
+        self.resolve = f"{domain}:443:127.0.0.1"
+        self.jar = f"/root/framadate-test-{name}.jar"
+        host.run(f"rm -f {self.jar}")
+
+    def request(self, path: str, *args: str) -> str:
+        result = curl(
+            self.host,
+            self.base + path,
+            "--resolve",
+            self.resolve,
+            "-c",
+            self.jar,
+            "-b",
+            self.jar,
+            *args,
+            cacert=self.root,
+        )
+        assert result.rc == 0, result.stderr
+        return html.unescape(result.stdout)
+
+    def get(self, path: str) -> str:
+        return self.request(path)
+
+    def post(self, path: str, fields: list[tuple[str, str]], headers: bool = False) -> str:
+        args = []
+        for key, value in fields:
+            args += ["--data-urlencode", f"{key}={value}"]
+        if headers:
+            args += ["-D", "-", "-o", "/dev/null"]
+        return self.request(path, *args)
+
+
+def location(headers: str) -> str:
+    """The Location header of a response read with curl -D -."""
+    found = re.search(r"^location:\s*(\S+)", headers, re.IGNORECASE | re.MULTILINE)
+    assert found, headers
+    return found.group(1)
+
+
+def framadate_create_and_vote(host, root: str, lang: str, title: str, creator_mail: str) -> dict:
+    """Create a classic poll with three choices through the three forms, then vote on it as Bob Voter.
+
+    Return the poll's ids (admin_id, poll_id), title and creator's mail.
+    """
+    user = FramadateBrowser(host, root, lang)
+    base = user.base
+    user.post("/", [("lang", lang)])
+    user.get("/create_poll.php?type=classic")
+    step1 = user.post(
+        "/create_poll.php?type=classic",
+        [
+            ("name", "Alice Admin"),
+            ("mail", creator_mail),
+            ("title", title),
+            ("description", "Some *markdown*"),
+            ("editable", "1"),
+            ("type", "classic"),
+            ("gotostep2", "classic"),
+        ],
+        headers=True,
+    )
+    assert "create_classic_poll.php" in location(step1)
+    user.get("/create_classic_poll.php")
+    step2 = user.post(
+        "/create_classic_poll.php",
+        [("choices[]", "Pizza"), ("choices[]", "Sushi"), ("choices[]", "Crêpes"), ("fin_sondage_autre", "Next")],
+    )
+    enddate = re.search(r'name="enddate" value="([0-9/.-]+)"', step2)
+    assert enddate, step2[-2000:]
+    step3 = user.post(
+        "/create_classic_poll.php", [("enddate", enddate.group(1)), ("confirmation", "confirmation")], headers=True
+    )
+    admin_url = location(step3)
+    found = re.fullmatch(rf"{re.escape(base)}/([A-Za-z0-9]{{24}})/admin", admin_url)
+    assert found, admin_url
+    admin_id = found.group(1)
+    poll_id = admin_id[:16]
+    page = user.get(f"/{poll_id}")
+    assert title in page
+    control = re.search(r'name="control" value="([0-9a-f]+)"', page)
+    assert control, page[-2000:]
+    voter = FramadateBrowser(host, root, f"{lang}-voter")
+    voter.get(f"/{poll_id}")
+    user.post(
+        f"/{poll_id}",
+        [
+            ("name", "Bob Voter"),
+            ("control", control.group(1)),
+            ("choices[0]", "2"),
+            ("choices[1]", "0"),
+            ("choices[2]", "1"),
+            ("save", ""),
+        ],
+    )
+    return {"admin_id": admin_id, "poll_id": poll_id, "title": title, "mail": creator_mail}
+
+
+def framadate_read_poll(host, root: str, poll_id: str) -> tuple[str, str]:
+    """A poll as a reader sees it: its page and its CSV export (exportcsv.php)."""
+    reader = FramadateBrowser(host, root, "reader")
+    return reader.get(f"/{poll_id}"), reader.get(f"/exportcsv.php?poll={poll_id}")

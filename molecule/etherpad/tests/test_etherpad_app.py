@@ -5,13 +5,12 @@ import os
 import re
 import shlex
 import time
-import urllib.parse
 from pathlib import Path
 
 import pytest
 from conftest import APP_AVAILABLE
 
-from chaton.testing import curl, pebble_root, restart_instance, run_playbook
+from chaton.testing import curl, etherpad_api, etherpad_wait, pebble_root, restart_instance, run_playbook
 
 if not APP_AVAILABLE:
     pytest.skip("etherpad release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
@@ -76,20 +75,11 @@ def apikey(host):
 
 
 def api(host, root, method, apikey, **params):
-    query = urllib.parse.urlencode({"apikey": apikey, **params})
-    result = curl(host, f"{BASE}/api/1/{method}?{query}", "--resolve", RESOLVE, cacert=root)
-    assert result.rc == 0, result.stderr
-    return json.loads(result.stdout)
+    return etherpad_api(host, root, method, apikey, **params)
 
 
 def wait_healthy(host, root, seconds=120):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        result = curl(host, f"{BASE}/health", "--resolve", RESOLVE, cacert=root)
-        if result.rc == 0 and '"pass"' in result.stdout:
-            return json.loads(result.stdout)
-        time.sleep(2)
-    raise AssertionError(f"Etherpad did not come back healthy: {result.stdout} {result.stderr}")
+    return etherpad_wait(host, root, timeout=seconds)
 
 
 def test_health_reports_pass_and_the_pinned_version(host, root):

@@ -2,7 +2,6 @@
 
 import email
 import email.policy
-import html
 import os
 import re
 import shlex
@@ -11,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from chaton.testing import FramadateBrowser as Browser
 from chaton.testing import curl, pebble_root, restart_instance
+from chaton.testing import framadate_create_and_vote as create_and_vote
 
 MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
 if not (MIRROR and Path(MIRROR, "framadate", "framadate-1.1.19.tar.gz").is_file()):
@@ -33,92 +34,6 @@ def secret(name: str) -> str:
 @pytest.fixture(scope="module")
 def root(host):
     return pebble_root(host)
-
-
-class Browser:
-    """A user with a cookie jar, through the HTTPS proxy."""
-
-    def __init__(self, host, root, name):
-        self.host, self.root = host, root
-        self.jar = f"/root/framadate-test-{name}.jar"
-        host.run(f"rm -f {self.jar}")
-
-    def request(self, path, *args):
-        result = curl(
-            self.host, BASE + path, "--resolve", RESOLVE, "-c", self.jar, "-b", self.jar, *args, cacert=self.root
-        )
-        assert result.rc == 0, result.stderr
-        return html.unescape(result.stdout)
-
-    def get(self, path):
-        return self.request(path)
-
-    def post(self, path, fields, headers=False):
-        args = []
-        for key, value in fields:
-            args += ["--data-urlencode", f"{key}={value}"]
-        if headers:
-            args += ["-D", "-", "-o", "/dev/null"]
-        return self.request(path, *args)
-
-
-def location(headers: str) -> str:
-    found = re.search(r"^location:\s*(\S+)", headers, re.IGNORECASE | re.MULTILINE)
-    assert found, headers
-    return found.group(1)
-
-
-def create_and_vote(host, root, lang, title, creator_mail):
-    user = Browser(host, root, lang)
-    user.post("/", [("lang", lang)])
-    user.get("/create_poll.php?type=classic")
-    step1 = user.post(
-        "/create_poll.php?type=classic",
-        [
-            ("name", "Alice Admin"),
-            ("mail", creator_mail),
-            ("title", title),
-            ("description", "Some *markdown*"),
-            ("editable", "1"),
-            ("type", "classic"),
-            ("gotostep2", "classic"),
-        ],
-        headers=True,
-    )
-    assert "create_classic_poll.php" in location(step1)
-    user.get("/create_classic_poll.php")
-    step2 = user.post(
-        "/create_classic_poll.php",
-        [("choices[]", "Pizza"), ("choices[]", "Sushi"), ("choices[]", "Crêpes"), ("fin_sondage_autre", "Next")],
-    )
-    enddate = re.search(r'name="enddate" value="([0-9/.-]+)"', step2)
-    assert enddate, step2[-2000:]
-    step3 = user.post(
-        "/create_classic_poll.php", [("enddate", enddate.group(1)), ("confirmation", "confirmation")], headers=True
-    )
-    admin_url = location(step3)
-    found = re.fullmatch(rf"{re.escape(BASE)}/([A-Za-z0-9]{{24}})/admin", admin_url)
-    assert found, admin_url
-    admin_id = found.group(1)
-    poll_id = admin_id[:16]
-    page = user.get(f"/{poll_id}")
-    assert title in page
-    control = re.search(r'name="control" value="([0-9a-f]+)"', page)
-    assert control, page[-2000:]
-    voter = Browser(host, root, f"{lang}-voter")
-    voter.get(f"/{poll_id}")
-    user.post(
-        f"/{poll_id}",
-        [
-            ("name", "Bob Voter"),
-            ("control", control.group(1)),
-            ("choices[0]", "2"),
-            ("choices[1]", "0"),
-            ("choices[2]", "1"),
-            ("save", ""),
-        ],
-    )
-    return {"admin_id": admin_id, "poll_id": poll_id, "title": title, "mail": creator_mail}
 
 
 def mails_to(host, address, timeout=60):
