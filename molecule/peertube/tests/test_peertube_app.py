@@ -185,6 +185,9 @@ def test_an_uploaded_video_is_transcoded_and_played_as_hls_through_nginx(host, r
             "name=Mire de test",
             "-F",
             "privacy=1",
+            # PeerTube answers once it has probed the file: more than curl's 30 s on a loaded host.
+            "--max-time",
+            "300",
         )
         uuid = upload["video"]["uuid"]
         STATE["uuid"] = uuid
