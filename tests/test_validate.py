@@ -48,6 +48,7 @@ BAD = [
     ("provided-without-files", {"chaton_tls": "provided"}, "proxy_provided_certificate"),
     ("site-without-content", {"proxy_sites_custom": [{"name": "www.example.org"}]}, "proxy_sites_custom"),
     ("sites-not-a-list", {"proxy_sites_custom": "www.example.org"}, "proxy_sites_custom"),
+    ("peertube-empty-checksum", {"peertube_enabled": True, "peertube_checksum": ""}, "peertube_checksum"),
 ]
 
 
@@ -57,6 +58,12 @@ def _inventory(tmp_path, changes):
 
 def test_good_inventory_passes(tmp_path):
     result = run_playbook(ROOT / "playbooks" / "validate.yml", _inventory(tmp_path, {}))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_peertube_pinned_release_passes(tmp_path):
+    """The shipped pin (version and checksum) validates as it is."""
+    result = run_playbook(ROOT / "playbooks" / "validate.yml", _inventory(tmp_path, {"peertube_enabled": True}))
     assert result.returncode == 0, result.stdout[-3000:]
 
 

@@ -1,7 +1,9 @@
 """PeerTube itself, driven as a user through the HTTPS proxy (needs the release in the mirror)."""
 
+import base64
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -19,6 +21,8 @@ BASE = f"https://{DOMAIN}"
 RESOLVE = f"{DOMAIN}:443:127.0.0.1"
 TOP = "/var/www/peertube"
 CLIP = "/root/chaton-clip.mp4"
+RSS = "/usr/local/bin/chaton-test-rss"
+PEAK = "/root/chaton-rss-peak.json"
 STATE = {}
 
 
@@ -44,6 +48,50 @@ def get_json(host, root, path, *args):
 
 def status(host, root, path, *args):
     return get(host, root, path, *args, "-o", "/dev/null", "-w", "%{http_code}")
+
+
+def rss_tree(host):
+    """Resident memory (kB) of PeerTube's processes: the Node process and its ffmpeg children."""
+    return json.loads(host.check_output(f"{RSS} peertube.service --once"))
+
+
+def rss_main(host):
+    pid = host.check_output("systemctl show -p MainPID --value peertube")
+    return int(host.check_output(f"awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status"))
+
+
+@pytest.fixture(scope="module")
+def sampler(host):
+    """The /proc sampler (molecule/peertube/files/rss_sampler.py) on the instance: a test tool, not the role's."""
+    script = (Path(__file__).parents[1] / "files" / "rss_sampler.py").read_bytes()
+    put = host.run(f"echo %s | base64 -d > {RSS} && chmod 0755 {RSS}", base64.b64encode(script).decode())
+    assert put.rc == 0, put.stderr
+    return RSS
+
+
+def hls_segment(host, root, video):
+    """Fetch the master playlist, its first variant and a range of its first segment through nginx."""
+    master_path = video["streamingPlaylists"][0]["playlistUrl"].removeprefix(BASE)
+    master = get(host, root, master_path)
+    assert master.startswith("#EXTM3U"), master
+    directory = master_path.rsplit("/", 1)[0]
+    variant_name = next(line for line in master.splitlines() if line and not line.startswith("#"))
+    variant = get(host, root, f"{directory}/{variant_name}")
+    assert "#EXTINF" in variant or "#EXT-X-MAP" in variant, variant
+    segment = next(line for line in variant.splitlines() if line and not line.startswith("#"))
+    answer = get(
+        host,
+        root,
+        f"{directory}/{segment}",
+        "-H",
+        "Range: bytes=0-1023",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{size_download}",
+    )
+    assert answer == "206 1024", answer
+    return f"{directory}/{segment}"
 
 
 def wait_up(host, root, seconds=180):
@@ -108,7 +156,7 @@ def test_root_password_is_in_no_log_and_no_file_on_the_host(host):
     assert "User password" not in host.run("journalctl --no-pager -u peertube").stdout
 
 
-def test_an_uploaded_video_is_transcoded_and_played_as_hls_through_nginx(host, root, token):
+def test_an_uploaded_video_is_transcoded_and_played_as_hls_through_nginx(host, root, token, sampler):
     made = host.run(
         f"ffmpeg -loglevel error -y -f lavfi -i testsrc=duration=5:size=640x360:rate=25"
         f" -f lavfi -i sine=duration=5 -c:v libx264 -c:a aac {CLIP}"
@@ -116,60 +164,106 @@ def test_an_uploaded_video_is_transcoded_and_played_as_hls_through_nginx(host, r
     assert made.rc == 0, made.stderr
     auth = f"Authorization: Bearer {token}"
     channel = get_json(host, root, "/api/v1/users/me", "-H", auth)["videoChannels"][0]["id"]
-    start = time.monotonic()
-    upload = get_json(
-        host,
-        root,
-        "/api/v1/videos/upload",
-        "-H",
-        auth,
-        "-F",
-        f"videofile=@{CLIP}",
-        "-F",
-        f"channelId={channel}",
-        "-F",
-        "name=Mire de test",
-        "-F",
-        "privacy=1",
+    idle = rss_tree(host)
+    print(f"idle RSS: PeerTube process {rss_main(host) // 1024} MB, its processes {idle['kb'] // 1024} MB")
+    # Peak resident memory of the unit's processes (Node + ffmpeg) from upload to published, sampled from /proc.
+    started = host.run(f"systemd-run --unit chaton-test-rss --collect {sampler} peertube.service {PEAK} 0.25")
+    assert started.rc == 0, started.stderr
+    try:
+        start = time.monotonic()
+        upload = get_json(
+            host,
+            root,
+            "/api/v1/videos/upload",
+            "-H",
+            auth,
+            "-F",
+            f"videofile=@{CLIP}",
+            "-F",
+            f"channelId={channel}",
+            "-F",
+            "name=Mire de test",
+            "-F",
+            "privacy=1",
+            # PeerTube answers once it has probed the file: more than curl's 30 s on a loaded host.
+            "--max-time",
+            "300",
+        )
+        uuid = upload["video"]["uuid"]
+        STATE["uuid"] = uuid
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            video = get_json(host, root, f"/api/v1/videos/{uuid}")
+            playlists = video["streamingPlaylists"]
+            if video["state"]["id"] == 1 and playlists and playlists[0]["files"]:
+                break
+            time.sleep(2)
+        else:
+            raise AssertionError(f"not published after 600 s: {video['state']}")
+        print(f"upload to published: {time.monotonic() - start:.1f} s")
+    finally:
+        host.run("systemctl stop chaton-test-rss")
+    peak = json.loads(host.file(PEAK).content_string)
+    names = sorted({name for name, _ in peak["peak_procs"]})
+    print(
+        f"peak RSS while transcoding: {peak['peak_kb'] // 1024} MB ({', '.join(names)}; {peak['samples']} samples,"
+        f" up to {peak['ffmpeg_max']} ffmpeg at once)"
     )
-    uuid = upload["video"]["uuid"]
-    STATE["uuid"] = uuid
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        video = get_json(host, root, f"/api/v1/videos/{uuid}")
-        playlists = video["streamingPlaylists"]
-        if video["state"]["id"] == 1 and playlists and playlists[0]["files"]:
-            break
-        time.sleep(2)
-    else:
-        raise AssertionError(f"not published after 600 s: {video['state']}")
-    print(f"upload to published: {time.monotonic() - start:.1f} s")
+    assert peak["samples"] > 3 and peak["peak_kb"] >= idle["kb"] // 2
     time.sleep(3)  # the master playlist is rewritten once the last resolution is in
-    playlist = get_json(host, root, f"/api/v1/videos/{uuid}")["streamingPlaylists"][0]
-    assert {f["resolution"]["id"] for f in playlist["files"]} == {360}
-    master_path = playlist["playlistUrl"].removeprefix(BASE)
-    master = get(host, root, master_path)
-    assert master.startswith("#EXTM3U"), master
-    directory = master_path.rsplit("/", 1)[0]
-    variant_name = next(line for line in master.splitlines() if line and not line.startswith("#"))
-    variant = get(host, root, f"{directory}/{variant_name}")
-    assert "#EXTINF" in variant or "#EXT-X-MAP" in variant, variant
-    segment = next(line for line in variant.splitlines() if line and not line.startswith("#"))
-    answer = get(
-        host,
-        root,
-        f"{directory}/{segment}",
-        "-H",
-        "Range: bytes=0-1023",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code} %{size_download}",
-    )
-    assert answer == "206 1024", answer
+    video = get_json(host, root, f"/api/v1/videos/{uuid}")
+    assert {f["resolution"]["id"] for f in video["streamingPlaylists"][0]["files"]} == {360}
+    segment = hls_segment(host, root, video)
     # nginx (www-data) reads the files PeerTube wrote: it serves them itself.
-    on_disk = f"{TOP}/storage{directory.removeprefix('/static')}/{segment}"
+    on_disk = f"{TOP}/storage{segment.removeprefix('/static')}"
     assert host.run("runuser -u www-data -- test -r %s", on_disk).rc == 0, on_disk
+
+
+@pytest.fixture(scope="module")
+def chromium(host):
+    """Debian's Chromium in the instance: a test tool the scenario installs, never the role."""
+    if host.run("command -v chromium").rc != 0:
+        installed = host.run("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium")
+        assert installed.rc == 0, installed.stderr[-2000:]
+    return "chromium"
+
+
+def rendered_dom(host, chromium, url):
+    profile = host.check_output("mktemp -d /var/tmp/chaton-chromium-XXXXXX")
+    try:
+        result = host.run(
+            f"timeout 180 {chromium} --headless --no-sandbox --disable-gpu --disable-background-networking"
+            " --disable-component-update --disable-sync --no-first-run --ignore-certificate-errors"
+            f" --host-resolver-rules='MAP {DOMAIN} 127.0.0.1' --user-data-dir={profile}"
+            f" --virtual-time-budget=30000 --dump-dom {url}"
+        )
+    finally:
+        host.run(f"rm -rf {profile}")
+    assert result.rc == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_web_client_renders_in_a_real_browser(host, root, chromium):
+    """The Angular client boots: the DOM after JavaScript holds what only it produces."""
+    served = get(host, root, "/")
+    assert re.search(r"<my-app>\s*</my-app>", served), "the served page is the empty client shell"
+    dom = rendered_dom(host, chromium, f"{BASE}/")
+    app = dom[dom.index("<my-app") :]
+    # Angular filled <my-app> with its components, and the header's title carries the instance's name from
+    # /api/v1/config (the served shell names it only in <title> and meta tags, outside <my-app>).
+    assert re.search(r"<my-app[^>]*>\s*<", app), app[:500]
+    assert "<my-header" in app or "<my-menu" in app, app[:2000]
+    assert re.search(r'class="[^"]*instance-name[^"]*"[^>]*>\s*Framatube de test\s*<', app), app[:3000]
+
+
+def test_video_survives_a_service_restart(host, root):
+    assert host.run("systemctl restart peertube").rc == 0
+    wait_up(host, root)
+    listed = get_json(host, root, "/api/v1/videos?count=50&sort=-publishedAt")
+    assert STATE["uuid"] in [video["uuid"] for video in listed["data"]], listed
+    video = get_json(host, root, f"/api/v1/videos/{STATE['uuid']}")
+    assert video["name"] == "Mire de test" and video["state"]["id"] == 1
+    hls_segment(host, root, video)
 
 
 def test_private_files_and_configuration_are_not_served(host, root):
@@ -222,10 +316,9 @@ def test_unit_exposure_is_at_most_2(host):
     assert exposure <= 2.0
 
 
-def test_idle_memory_is_reported(host):
-    pid = host.check_output("systemctl show -p MainPID --value peertube")
-    rss_kb = int(host.check_output(f"awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status"))
-    print(f"PeerTube RSS: {rss_kb // 1024} MB")
+def test_idle_memory_is_reported(host, sampler):
+    rss_kb = rss_main(host)
+    print(f"PeerTube RSS: {rss_kb // 1024} MB (its processes: {rss_tree(host)['kb'] // 1024} MB)")
     assert rss_kb < 700 * 1024
 
 
