@@ -88,6 +88,15 @@ def test_health_reports_pass_and_the_pinned_version(host, root):
     assert health["releaseId"] == VERSION
 
 
+def test_security_headers_are_sent_once(host, root):
+    """Etherpad sends some of the host's security headers itself; the proxy keeps one copy, the host's."""
+    result = curl(host, f"{BASE}/p/{PAD}", "--resolve", RESOLVE, "-D", "-", "-o", "/dev/null", cacert=root)
+    assert result.rc == 0, result.stderr
+    names = [line.split(":", 1)[0].lower() for line in result.stdout.splitlines() if ":" in line]
+    for header in ("referrer-policy", "x-content-type-options", "x-frame-options", "strict-transport-security"):
+        assert names.count(header) == 1, result.stdout
+
+
 def test_api_creates_sets_and_reads_a_pad(host, root, apikey):
     api(host, root, "deletePad", apikey, padID=PAD)
     created = api(host, root, "createPad", apikey, padID=PAD, text="hello")
