@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import APP, LIBRARIES
 
 from chaton.testing import FramadateBrowser as Browser
 from chaton.testing import curl, pebble_root, restart_instance
 from chaton.testing import framadate_create_and_vote as create_and_vote
 
-MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
-if not (MIRROR and Path(MIRROR, "framadate", "framadate-1.1.19.tar.gz").is_file()):
+if not APP:
     # Molecule passes test files explicitly, so conftest's collect_ignore is not enough.
     pytest.skip("framadate: artifacts not in the mirror (see the converge's SKIPPED line)", allow_module_level=True)
 
@@ -174,3 +174,25 @@ def test_report_idle_memory(host):
         'awk \'/^Rss:/{r=$2}/^Pss:/{s=$2}END{print "RSS=" r "kB PSS=" s "kB"}\' /proc/$p/smaps_rollup; done'
     )
     print("idle memory:\n" + report)
+
+
+def test_the_libraries_are_those_of_the_mode(host):
+    """debian: Debian's Smarty and PHPMailer; bundled: upstream's vendor/ (Smarty 4.0.0, PHPMailer 6.5.3)."""
+    code = "/var/www/framadate/current"
+    versions = host.check_output(
+        "runuser -u framadate -- php -r "
+        + shlex.quote(
+            f"require '{code}/vendor/autoload.php'; echo Smarty::SMARTY_VERSION, ' ', "
+            "PHPMailer\\PHPMailer\\PHPMailer::VERSION;"
+        )
+    ).split()
+    smarty = host.file(f"{code}/vendor/smarty/smarty/libs")
+    if LIBRARIES == "bundled":
+        assert versions == ["4.0.0", "6.5.3"]
+        assert not smarty.is_symlink
+        assert host.file(f"{code}/vendor/composer/installed.json").exists
+        # Upstream zips 0750/0640: the role makes the code readable, and writable by root only.
+        assert host.check_output(f"find {code}/ ! -type l \\( ! -perm -0004 -o -perm /0022 \\) -print") == ""
+    else:
+        assert smarty.linked_to == "/usr/share/php/smarty4"
+        assert versions[0] != "4.0.0" and versions[1] != "6.5.3"
