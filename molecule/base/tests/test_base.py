@@ -195,7 +195,7 @@ def test_kernel_hardening_settings_are_written(host):
         assert host.check_output("sysctl -n net.ipv4.conf.all.accept_redirects") == "0"
     modprobe = host.file("/etc/modprobe.d/chaton-hardening.conf").content_string
     for module in ("dccp", "sctp", "usb-storage", "firewire-core"):
-        assert f"install {module} /bin/false" in modprobe
+        assert f"install {module} /bin/true" in modprobe
 
 
 def test_core_dumps_are_off(host):
@@ -240,6 +240,8 @@ def test_sshd_hardening_and_banner(host):
     assert "authorised access only" in host.file("/etc/issue.net").content_string
     assert "authorised access only" in host.file("/etc/issue").content_string
     assert host.file("/etc/ssh/sshd_config").mode == 0o600
+    for cron in ("/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly"):
+        assert host.file(cron).mode == 0o700, cron
     # The administrator still gets in with her key (sshd -T for her connection).
     assert "permitrootlogin no" in host.check_output("sshd -T -C user=camille,host=client,addr=192.0.2.1")
 
