@@ -174,3 +174,94 @@ def test_access_log_has_no_full_client_address_nor_query_string(host, root):
     assert "127.0.0.1 " not in log
     assert "127.0.0.0 " in log
     assert "do-not-log-me" not in log
+
+
+def test_kernel_hardening_settings_are_written(host):
+    sysctl = host.file("/etc/sysctl.d/60-chaton-hardening.conf")
+    assert sysctl.mode == 0o644
+    content = sysctl.content_string
+    for line in (
+        "kernel.kptr_restrict = 2",
+        "kernel.yama.ptrace_scope = 1",
+        "fs.suid_dumpable = 0",
+        "net.ipv4.conf.all.accept_redirects = 0",
+        "net.ipv4.conf.all.send_redirects = 0",
+        "net.ipv4.tcp_syncookies = 1",
+    ):
+        assert line in content.splitlines(), line
+    # Applied where the kernel can be changed (a container sees the machine's, read-only).
+    if host.run("test -w /proc/sys/kernel/sysrq").rc == 0:
+        assert host.check_output("sysctl -n kernel.kptr_restrict") == "2"
+        assert host.check_output("sysctl -n net.ipv4.conf.all.accept_redirects") == "0"
+    modprobe = host.file("/etc/modprobe.d/chaton-hardening.conf").content_string
+    for module in ("dccp", "sctp", "usb-storage", "firewire-core"):
+        assert f"install {module} /bin/true" in modprobe
+
+
+def test_core_dumps_are_off(host):
+    assert "* hard core 0" in host.file("/etc/security/limits.d/60-chaton-core.conf").content_string
+    coredump = host.check_output("systemd-analyze cat-config systemd/coredump.conf")
+    assert "Storage=none" in coredump and "ProcessSizeMax=0" in coredump
+    # A login shell of an administrator starts with core dumps off.
+    assert host.check_output("runuser -l camille -c 'ulimit -c'") == "0"
+
+
+def test_new_accounts_get_password_aging_and_private_homes(host):
+    defs = dict(
+        line.split(None, 1)
+        for line in host.file("/etc/login.defs").content_string.splitlines()
+        if line.strip() and not line.startswith("#") and len(line.split(None, 1)) == 2
+    )
+    assert defs["UMASK"].strip() == "027"
+    assert defs["PASS_MAX_DAYS"].strip() == "365"
+    assert defs["PASS_MIN_DAYS"].strip() == "1"
+    assert defs["SHA_CRYPT_MIN_ROUNDS"].strip() == "65536"
+    # The key-only administrator is never forced to change a password she does not have.
+    assert host.check_output("chage -l camille | sed -n 's/^Maximum[^:]*: //p'").strip() == "99999"
+    try:
+        assert host.run("useradd -m chaton-test-aging").rc == 0
+        assert host.file("/home/chaton-test-aging").mode == 0o750
+        assert "365" in host.check_output("chage -l chaton-test-aging | grep -i maximum")
+    finally:
+        host.run("userdel -r chaton-test-aging")
+
+
+def test_sshd_hardening_and_banner(host):
+    effective = host.check_output("sshd -T")
+    for line in (
+        "allowtcpforwarding no",
+        "compression no",
+        "loglevel VERBOSE",
+        "maxsessions 4",
+        "tcpkeepalive no",
+        "banner /etc/issue.net",
+    ):
+        assert line in effective.splitlines(), line
+    assert "authorised access only" in host.file("/etc/issue.net").content_string
+    assert "authorised access only" in host.file("/etc/issue").content_string
+    assert host.file("/etc/ssh/sshd_config").mode == 0o600
+    for cron in ("/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly"):
+        assert host.file(cron).mode == 0o700, cron
+    # The administrator still gets in with her key (sshd -T for her connection).
+    assert "permitrootlogin no" in host.check_output("sshd -T -C user=camille,host=client,addr=192.0.2.1")
+
+
+def test_audit_tools_run(host):
+    assert host.package("acct").is_installed
+    assert host.package("libpam-pwquality").is_installed
+    assert 'ENABLED="true"' in host.file("/etc/default/sysstat").content_string
+    assert host.run("debsums -s openssh-server").rc == 0
+
+
+def test_backup_unit_exposure_and_a_real_backup_run(host):
+    security = host.check_output("systemd-analyze security --no-pager chaton-backup.service")
+    exposure = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", security).group(1))
+    assert exposure <= 2.0, security
+    unit = host.check_output("systemctl cat chaton-backup.service")
+    assert "ProtectSystem=strict" in unit and "ProtectHome=read-only" in unit
+    # The hardened unit still backs up: borgmatic writes the repository and its state under /root.
+    run = host.run("systemctl start chaton-backup.service")
+    assert run.rc == 0, host.check_output("journalctl -u chaton-backup.service -n 30 --no-pager -o cat")
+    env = "BORG_PASSCOMMAND='cat /etc/chaton/backup/passphrase'"
+    archives = host.check_output(f"{env} borg list --short /var/backups/chaton/borg")
+    assert re.search(r"^host-\d{4}-", archives, re.M), archives
