@@ -212,7 +212,9 @@ def test_new_accounts_get_password_aging_and_private_homes(host):
         for line in host.file("/etc/login.defs").content_string.splitlines()
         if line.strip() and not line.startswith("#") and len(line.split(None, 1)) == 2
     )
-    assert defs["UMASK"].strip() == "027"
+    assert defs["HOME_MODE"].strip() == "0700"
+    # Debian 13 applies UMASK to sudo sessions (pam_umask): 027 would leave what the roles build unreadable.
+    assert defs["UMASK"].strip() == "022"
     assert defs["PASS_MAX_DAYS"].strip() == "365"
     assert defs["PASS_MIN_DAYS"].strip() == "1"
     assert defs["SHA_CRYPT_MIN_ROUNDS"].strip() == "65536"
@@ -220,7 +222,6 @@ def test_new_accounts_get_password_aging_and_private_homes(host):
     assert host.check_output("chage -l camille | sed -n 's/^Maximum[^:]*: //p'").strip() == "99999"
     try:
         assert host.run("useradd -m chaton-test-aging").rc == 0
-        # UMASK 027 gives 0750 on Debian 12; Debian 13's login.defs has HOME_MODE 0700, stricter still.
         assert host.file("/home/chaton-test-aging").mode & 0o027 == 0, "the group may write or others reach it"
         assert "365" in host.check_output("chage -l chaton-test-aging | grep -i maximum")
     finally:
