@@ -29,6 +29,24 @@ def figures(line: str) -> None:
         f.write(f"{time.strftime('%F %T')} debian{os.environ.get('CHATON_DEBIAN', '12')} {line}\n")
 
 
+def upgrade_through_the_block(host, service: str, old: str, new: str, extra: list[str], what: str = "") -> str:
+    """Move a service's pin (`chaton deploy --only <service>`) and check the upgrade block's report.
+
+    The run must say the backup came first, name the pre-upgrade archive, and that archive must be in the local
+    repository. `old`/`new` are the version directories the block compares. Return the archive's name.
+    """
+    output, elapsed = run_playbook("site.yml", ["-e", f"chaton_only={service}", *extra])
+    figures(f"upgrade {service} {old} -> {new} (site.yml, chaton_only={service}{what}): {elapsed:.0f} s")
+    flat = " ".join(output.split())
+    assert f"Upgrading {service} from {old} to {new}: backup first." in flat
+    done = rf"{service} upgraded from {re.escape(old)} to {re.escape(new)} \(pre-upgrade archive ({service}-\S+)\)"
+    archive = re.search(done, flat)
+    assert archive, output[-3000:]
+    archives = host.check_output(f"{BORG_ENV} borg list --short --glob-archives '{service}-*' {REPO}").split()
+    assert archive[1] in archives
+    return archive[1]
+
+
 def app(host, path, *args):
     return curl(host, f"{APP}{path}", *args)
 
@@ -71,14 +89,7 @@ def test_sheets_are_made_on_the_previous_release(host):
 def test_upgrade_backs_up_switches_and_keeps_the_sheets(host):
     before = {sheet: csv(host, sheet) for sheet in SHEETS}
     process = started(host)
-    output, elapsed = run_playbook("site.yml", ["-e", "chaton_only=ethercalc", "-e", f"ethercalc_version={NEW}"])
-    figures(f"upgrade {OLD} -> {NEW} (site.yml, chaton_only=ethercalc, npm ci included): {elapsed:.0f} s")
-    flat = " ".join(output.split())
-    assert f"Upgrading ethercalc from {OLD} to {NEW}: backup first." in flat
-    archive = re.search(rf"ethercalc upgraded from {OLD} to {NEW} \(pre-upgrade archive (ethercalc-\S+)\)", flat)
-    assert archive, output[-3000:]
-    archives = host.check_output(f"{BORG_ENV} borg list --short --glob-archives 'ethercalc-*' {REPO}").split()
-    assert archive[1] in archives
+    upgrade_through_the_block(host, "ethercalc", OLD, NEW, ["-e", f"ethercalc_version={NEW}"], ", npm ci included")
 
     assert host.file("/opt/ethercalc/current").linked_to == f"/opt/ethercalc/versions/{NEW}"
     # Restarted after the switch: the process runs the code the link points to.

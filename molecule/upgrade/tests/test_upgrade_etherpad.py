@@ -5,14 +5,13 @@ The converge deployed 3.2.0; the upgrade is what `chaton deploy --only etherpad`
 
 import json
 import os
-import re
 import urllib.parse
 from pathlib import Path
 
 import pytest
-from test_upgrade import BORG_ENV, REPO, figures
+from test_upgrade import upgrade_through_the_block
 
-from chaton.testing import curl, pebble_root, run_playbook
+from chaton.testing import curl, pebble_root
 
 OLD, NEW = "3.2.0", "3.3.1"
 MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
@@ -53,16 +52,8 @@ def test_previous_release_runs_a_pad(host):
 
 def test_upgrade_backs_up_switches_and_keeps_the_pad(host):
     before = main_pid(host)
-    output, elapsed = run_playbook(
-        "site.yml", ["-e", "chaton_only=etherpad", "-e", "etherpad_enabled=true", "-e", f"etherpad_version={NEW}"]
-    )
-    figures(f"upgrade etherpad {OLD} -> {NEW} (site.yml, chaton_only=etherpad, pnpm install included): {elapsed:.0f} s")
-    flat = " ".join(output.split())
-    assert f"Upgrading etherpad from {OLD} to {NEW}: backup first." in flat
-    archive = re.search(rf"etherpad upgraded from {OLD} to {NEW} \(pre-upgrade archive (etherpad-\S+)\)", flat)
-    assert archive, output[-3000:]
-    archives = host.check_output(f"{BORG_ENV} borg list --short --glob-archives 'etherpad-*' {REPO}").split()
-    assert archive[1] in archives
+    extra = ["-e", "etherpad_enabled=true", "-e", f"etherpad_version={NEW}"]
+    upgrade_through_the_block(host, "etherpad", OLD, NEW, extra, ", pnpm install included")
 
     assert host.file("/opt/etherpad/current").linked_to == f"/opt/etherpad/versions/{NEW}"
     assert host.file(f"/opt/etherpad/versions/{OLD}").is_directory, "the previous release stays beside"

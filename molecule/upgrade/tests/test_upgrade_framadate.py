@@ -6,14 +6,13 @@ upstream's migrations checked, PHP-FPM restarted.
 """
 
 import os
-import re
 import time
 from pathlib import Path
 
 import pytest
-from test_upgrade import BORG_ENV, REPO, figures
+from test_upgrade import upgrade_through_the_block
 
-from chaton.testing import framadate_create_and_vote, framadate_read_poll, pebble_root, run_playbook
+from chaton.testing import framadate_create_and_vote, framadate_read_poll, pebble_root
 
 OLD, NEW = "1.1.19", "1.1.x-ffdfdb98"
 MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
@@ -50,27 +49,9 @@ def test_poll_is_voted_on_the_previous_release(host, root, poll):
 
 
 def test_upgrade_backs_up_switches_and_keeps_the_poll(host, root, poll):
-    output, elapsed = run_playbook(
-        "site.yml",
-        [
-            "-e",
-            "chaton_only=framadate",
-            "-e",
-            "framadate_enabled=true",
-            "-e",
-            f"framadate_version={NEW}",
-            "-e",
-            f"framadate_checksum={checksum(f'framadate-{NEW}.tar.gz')}",
-        ],
-    )
-    figures(f"upgrade framadate {OLD} -> {NEW} (site.yml, chaton_only=framadate): {elapsed:.0f} s")
-    flat = " ".join(output.split())
-    assert f"Upgrading framadate from {OLD}-debian to {NEW}-debian: backup first." in flat
-    done = rf"framadate upgraded from {OLD}-debian to {NEW}-debian \(pre-upgrade archive (framadate-\S+)\)"
-    archive = re.search(done, flat)
-    assert archive, output[-3000:]
-    archives = host.check_output(f"{BORG_ENV} borg list --short --glob-archives 'framadate-*' {REPO}").split()
-    assert archive[1] in archives
+    extra = ["-e", "framadate_enabled=true", "-e", f"framadate_version={NEW}"]
+    extra += ["-e", f"framadate_checksum={checksum(f'framadate-{NEW}.tar.gz')}"]
+    upgrade_through_the_block(host, "framadate", f"{OLD}-debian", f"{NEW}-debian", extra)
 
     assert host.file(f"{ROOT}/current").linked_to == f"{ROOT}/versions/{NEW}-debian"
     assert host.file(f"{ROOT}/versions/{OLD}-debian").is_directory, "the previous release stays beside"
