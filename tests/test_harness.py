@@ -16,8 +16,25 @@ def test_every_scenario_of_the_repository_is_ordered():
 def test_release_independent_scenarios_run_once(monkeypatch):
     monkeypatch.delenv("CHATON_ALL_RELEASES", raising=False)
     assert scenarios.releases_for("base", ["12", "13"]) == ["12", "13"]
-    assert scenarios.releases_for("upgrade", ["12", "13"]) == ["12"]
-    assert scenarios.releases_for("upgrade", ["13"]) == ["13"]
-    assert scenarios.releases_for("upgrade-fails", ["12", "13"]) == ["13"]
+    assert scenarios.releases_for("upgrade", ["12", "13"]) == ["13"]
+    assert scenarios.releases_for("upgrade", ["12"]) == ["12"]
+    assert scenarios.releases_for("restore", ["12", "13"]) == ["12"]
     monkeypatch.setenv("CHATON_ALL_RELEASES", "1")
     assert scenarios.releases_for("upgrade", ["12", "13"]) == ["12", "13"]
+
+
+def test_a_failed_run_shows_its_first_failure_and_its_recap():
+    lines = [f"TASK [step {i}]" for i in range(300)]
+    lines[120] = "fatal: [chaton-base-debian13]: FAILED! =>"
+    lines[-1] = "base : actions=8 failed=1"
+    excerpt = scenarios.failure_excerpt(lines)
+    assert "TASK [step 100]" in excerpt
+    assert lines[120] in excerpt
+    assert excerpt[-1] == lines[-1]
+    assert any(line.startswith("[... ") for line in excerpt)
+    assert len(excerpt) < 100
+
+
+def test_a_failed_test_is_found_in_the_verifier_output():
+    lines = ["collected 3 items", "test_x.py::test_a PASSED", "E   AssertionError: 0750 != 0700", "1 failed"]
+    assert "E   AssertionError: 0750 != 0700" in scenarios.failure_excerpt(lines)

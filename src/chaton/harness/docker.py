@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -9,6 +11,15 @@ import time
 from pathlib import Path
 
 DOCKERD_LOG = Path(os.environ.get("CHATON_DOCKERD_LOG", "/var/log/chaton-dockerd.log"))
+
+
+@contextlib.contextmanager
+def held(name: str):
+    """An exclusive lock shared by every chaton process of the machine (the unit tests and the scenarios run
+    side by side and may both want to install a package or start the engine)."""
+    with (Path("/var/tmp") / f"chaton-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def docker(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
@@ -29,10 +40,11 @@ def _apt_install(packages: list[str]) -> None:
 
 def ensure_packages(commands: dict[str, str]) -> None:
     """Install the Debian packages providing ``commands`` (command -> package) when missing."""
-    missing = sorted({pkg for cmd, pkg in commands.items() if shutil.which(cmd) is None})
-    if missing:
-        print(f"installing from Debian: {' '.join(missing)}")
-        _apt_install(missing)
+    with held("apt"):
+        missing = sorted({pkg for cmd, pkg in commands.items() if shutil.which(cmd) is None})
+        if missing:
+            print(f"installing from Debian: {' '.join(missing)}")
+            _apt_install(missing)
 
 
 def daemon_answers() -> bool:
@@ -44,6 +56,13 @@ def daemon_answers() -> bool:
 
 def ensure_engine(timeout: float = 60.0) -> None:
     """Docker engine up: install docker.io when missing, start dockerd when no daemon answers."""
+    if daemon_answers():
+        return
+    with held("engine"):
+        _start_engine(timeout)
+
+
+def _start_engine(timeout: float) -> None:
     if daemon_answers():
         return
     ensure_packages({"dockerd": "docker.io", "docker": "docker.io"})
