@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
 
-.PHONY: help setup demo test lint docs unit scenarios images clean bench audit
+.PHONY: help setup demo test lint docs unit unit-beside scenarios images clean bench audit
 
 help:
 	@echo "make demo   - deploy a CHATONS host into a local container and print its URLs"
@@ -43,9 +43,15 @@ demo: setup
 	$(BIN)/chaton demo
 
 # The unit tests run beside the scenarios (one of them deploys a host into a
-# container of its own): the suite's wall time is the scenarios' alone.
+# container of its own): the suite's wall time is the scenarios' alone. The
+# scenarios' progress streams; pytest's output is shown whole when it ends.
 test: lint
-	$(MAKE) --no-print-directory -j2 --output-sync=line unit scenarios
+	$(MAKE) --no-print-directory -j2 unit-beside scenarios
+
+unit-beside: setup
+	@mkdir -p .cache/logs
+	@rc=0; $(MAKE) --no-print-directory unit > .cache/logs/unit.log 2>&1 || rc=$$?; \
+	  echo "== pytest (log .cache/logs/unit.log)"; cat .cache/logs/unit.log; exit $$rc
 
 lint: setup
 	yamllint --strict .

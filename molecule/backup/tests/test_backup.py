@@ -96,6 +96,39 @@ def test_backup_then_restore_brings_files_and_row_back(host):
     )
 
 
+def test_an_interrupted_restore_keeps_the_data_from_before_it_when_taken_up_again(host):
+    marker = "/var/lib/chaton/restore/demo.in-progress"
+    # Data newer than the last archive: the restore set aside must keep it.
+    host.run_expect([0], "echo 'written after the backup' > /srv/demo-data/after-backup.txt")
+    # The restore stops half-way for real: its directories are moved aside and extracted, then the database
+    # server does not answer.
+    host.run_expect([0], "systemctl stop postgresql")
+    try:
+        output, _ = run_playbook("playbooks/restore.yml", ["-e", "restore_service=demo"], check=False)
+        assert re.search(r"failed=1\b", output), output[-3000:]
+        assert host.file(marker).exists, "an interrupted restore stays marked"
+        assert host.file("/srv/demo-data.chaton-pre-restore/after-backup.txt").exists
+        assert not host.file("/srv/demo-data/after-backup.txt").exists, "what is in place came out of the archive"
+    finally:
+        host.run_expect([0], "systemctl start postgresql")
+
+    output, _ = run_playbook("playbooks/restore.yml", ["-e", "restore_service=demo"])
+    assert "A restore of demo was interrupted" in " ".join(output.split())
+    # Taken up again: the data from before the first attempt is still beside, the archive's is in place.
+    aside = host.file("/srv/demo-data.chaton-pre-restore/after-backup.txt")
+    assert aside.content_string == "written after the backup\n"
+    assert host.file("/srv/demo-data/note.txt").content_string == "the cat sleeps on the keyboard\n"
+    assert not host.file("/srv/demo-data/after-backup.txt").exists
+    assert not host.file(marker).exists, "a finished restore is no longer marked"
+    assert host.check_output(ROW) == "hello from the demo"
+    assert host.service("demo-data.service").is_running
+
+    # The next restore is an ordinary one again: it sets the current directories aside.
+    output, _ = run_playbook("playbooks/restore.yml", ["-e", "restore_service=demo"])
+    assert "was interrupted" not in output
+    assert not host.file("/srv/demo-data.chaton-pre-restore/after-backup.txt").exists
+
+
 def test_restore_names_what_to_do_for_an_unknown_service():
     try:
         run_playbook("playbooks/restore.yml", ["-e", "restore_service=nothere"])
