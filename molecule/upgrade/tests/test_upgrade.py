@@ -1,10 +1,12 @@
 """An upgrade of the real app: sheets made on EtherCalc 0.20170704.0 are read back on 0.20200127.0.
 
 The converge deployed the previous release; the upgrade is a second run of site.yml with the pin moved
-(`-e chaton_only=ethercalc`, what `chaton deploy --only ethercalc` runs). Then a version change that fails:
-the pin moves back to 0.20170704.0 with a health check no answer passes (ethercalc_health_expect, a real
-setting) — that release really runs, really answers and really fails the check — and the role rolls back to
-0.20200127.0 and its data.
+(`-e chaton_only=ethercalc`, what `chaton deploy --only ethercalc` runs).
+
+First an upgrade that fails: the pin moves to 0.20200127.0 with a health check no answer passes
+(ethercalc_health_expect, a real setting) -- the new release really runs, really answers and really fails the
+check -- and the role goes back to 0.20170704.0 and its data, and says so. Then the same upgrade with the real
+check, which succeeds.
 """
 
 import json
@@ -20,7 +22,7 @@ OLD, NEW = "0.20170704.0", "0.20200127.0"
 APP = "http://127.0.0.1:8000"
 RUN = uuid.uuid4().hex[:8]
 SHEETS = {f"up{RUN}a": "a,b\n1,2\n3,4\n", f"up{RUN}b": "x\n42\n"}
-# No answer of EtherCalc contains this: the health check of the release the pin moves to fails.
+# No answer of EtherCalc contains this: the health check of the new release fails.
 NEVER = "chaton-not-in-any-answer"
 REPO = "/var/backups/chaton/borg"
 BORG_ENV = "BORG_PASSCOMMAND='cat /etc/chaton/backup/passphrase'"
@@ -91,10 +93,59 @@ def test_sheets_are_made_on_the_previous_release(host):
     assert csv(host, f"up{RUN}b").splitlines()[:2] == ["x", "42"]
 
 
+def test_failed_upgrade_rolls_back_to_the_previous_release_and_its_data(host):
+    before = {sheet: csv(host, sheet) for sheet in SHEETS}
+    process = started(host)
+    output, elapsed = run_playbook(
+        "site.yml",
+        # 15 attempts 2 s apart instead of 60: the check cannot pass, no need to wait two minutes.
+        [
+            *["-e", "chaton_only=ethercalc", "-e", f"ethercalc_version={NEW}"],
+            *["-e", f"ethercalc_health_expect={NEVER}", "-e", "upgrade_health_retries=15"],
+        ],
+        check=False,
+    )
+    figures(
+        f"failed upgrade {OLD} -> {NEW} + rollback (site.yml, chaton_only=ethercalc, npm ci included): {elapsed:.0f} s"
+    )
+    flat = " ".join(output.split())
+    said = re.search(
+        rf"upgrade of ethercalc from {OLD} to {NEW} failed its health check; rolled back to {OLD}, "
+        r"data restored from archive (ethercalc-[0-9T:-]+)\. The previous version answers again\.",
+        flat,
+    )
+    assert said, output[-4000:]
+    assert re.search(r"failed=1\b", flat), "the run fails, so that nobody takes it for a success"
+    archives = host.check_output(f"{BORG_ENV} borg list --short --glob-archives 'ethercalc-*' {REPO}").split()
+    assert said[1] in archives
+    # The data directory in use came out of the archive; the one the new release ran on is kept aside.
+    assert host.file("/var/lib/redis/ethercalc.chaton-pre-restore").is_directory
+
+    assert host.file("/opt/ethercalc/current").linked_to == f"/opt/ethercalc/versions/{OLD}"
+    # Restarted after the link went back: the process runs the previous release's code.
+    assert int(started(host)["ExecMainStartTimestampMonotonic"]) > int(process["ExecMainStartTimestampMonotonic"])
+    assert host.service("ethercalc").is_running
+    assert host.service("redis-server@ethercalc").is_running
+    assert app(host, "/_exists/chaton-health-check").stdout.strip() == "false"
+    assert {sheet: csv(host, sheet) for sheet in SHEETS} == before
+
+
+def test_previous_release_still_edits_after_the_rollback(host):
+    sheet = f"up{RUN}b"
+    post = command(host, sheet, "set B2 formula A2+1")
+    assert post.rc == 0, post.stderr
+    for _ in range(20):
+        if "42,43" in csv(host, sheet):
+            break
+        time.sleep(0.5)
+    assert csv(host, sheet).splitlines()[1] == "42,43"
+
+
 def test_upgrade_backs_up_switches_and_keeps_the_sheets(host):
     before = {sheet: csv(host, sheet) for sheet in SHEETS}
     process = started(host)
-    upgrade_through_the_block(host, "ethercalc", OLD, NEW, ["-e", f"ethercalc_version={NEW}"], ", npm ci included")
+    # The release the failed attempt built is still beside: this run checks it and switches.
+    upgrade_through_the_block(host, "ethercalc", OLD, NEW, ["-e", f"ethercalc_version={NEW}"], ", after a failed one")
 
     assert host.file("/opt/ethercalc/current").linked_to == f"/opt/ethercalc/versions/{NEW}"
     # Restarted after the switch: the process runs the code the link points to.
@@ -119,49 +170,3 @@ def test_upgraded_release_edits_and_serves_through_https(host):
     page = curl(host, f"https://calc.chaton.test/{sheet}", cacert=pebble_root(host))
     assert page.rc == 0, page.stderr
     assert "socialcalc" in page.stdout.lower()
-
-
-def test_failed_health_check_rolls_back_to_the_running_release_and_its_data(host):
-    before = {sheet: csv(host, sheet) for sheet in SHEETS}
-    process = started(host)
-    output, elapsed = run_playbook(
-        "site.yml",
-        # 15 attempts 2 s apart instead of 60: the check cannot pass, no need to wait two minutes.
-        [
-            *["-e", "chaton_only=ethercalc", "-e", f"ethercalc_version={OLD}"],
-            *["-e", f"ethercalc_health_expect={NEVER}", "-e", "upgrade_health_retries=15"],
-        ],
-        check=False,
-    )
-    figures(f"failed version change {NEW} -> {OLD} + rollback (site.yml, chaton_only=ethercalc): {elapsed:.0f} s")
-    flat = " ".join(output.split())
-    said = re.search(
-        rf"upgrade of ethercalc from {NEW} to {OLD} failed its health check; rolled back to {NEW}, "
-        r"data restored from archive (ethercalc-[0-9T:-]+)\. The previous version answers again\.",
-        flat,
-    )
-    assert said, output[-4000:]
-    assert re.search(r"failed=1\b", flat), "the run fails, so that nobody takes it for a success"
-    archives = host.check_output(f"{BORG_ENV} borg list --short --glob-archives 'ethercalc-*' {REPO}").split()
-    assert said[1] in archives
-    # The data directory in use came out of the archive; the one the failed release ran on is kept aside.
-    assert host.file("/var/lib/redis/ethercalc.chaton-pre-restore").is_directory
-
-    assert host.file("/opt/ethercalc/current").linked_to == f"/opt/ethercalc/versions/{NEW}"
-    # Restarted after the link went back: the process runs the release that worked.
-    assert int(started(host)["ExecMainStartTimestampMonotonic"]) > int(process["ExecMainStartTimestampMonotonic"])
-    assert host.service("ethercalc").is_running
-    assert host.service("redis-server@ethercalc").is_running
-    assert app(host, "/_exists/chaton-health-check").stdout.strip() == "false"
-    assert {sheet: csv(host, sheet) for sheet in SHEETS} == before
-
-
-def test_release_rolled_back_to_still_edits(host):
-    sheet = f"up{RUN}b"
-    post = command(host, sheet, "set B2 formula A2+1")
-    assert post.rc == 0, post.stderr
-    for _ in range(20):
-        if "42,43" in csv(host, sheet):
-            break
-        time.sleep(0.5)
-    assert csv(host, sheet).splitlines()[1] == "42,43"
