@@ -15,6 +15,7 @@ def test_every_scenario_of_the_repository_is_ordered():
 
 def test_release_independent_scenarios_run_once(monkeypatch):
     monkeypatch.delenv("CHATON_ALL_RELEASES", raising=False)
+    monkeypatch.setenv("CHATON_ARTIFACT_MIRROR", "/srv/mirror")
     assert scenarios.releases_for("base", ["12", "13"]) == ["12", "13"]
     assert scenarios.releases_for("upgrade", ["12", "13"]) == ["13"]
     assert scenarios.releases_for("upgrade", ["12"]) == ["12"]
@@ -38,3 +39,32 @@ def test_a_failed_run_shows_its_first_failure_and_its_recap():
 def test_a_failed_test_is_found_in_the_verifier_output():
     lines = ["collected 3 items", "test_x.py::test_a PASSED", "E   AssertionError: 0750 != 0700", "1 failed"]
     assert "E   AssertionError: 0750 != 0700" in scenarios.failure_excerpt(lines)
+
+
+def test_scenarios_without_their_application_run_on_one_release(monkeypatch):
+    monkeypatch.delenv("CHATON_ALL_RELEASES", raising=False)
+    monkeypatch.delenv("CHATON_ARTIFACT_MIRROR", raising=False)
+    assert scenarios.releases_for("etherpad", ["12", "13"]) == ["12"]
+    assert scenarios.releases_for("peertube", ["12", "13"]) == ["13"]
+    assert scenarios.releases_for("framadate", ["12", "13"]) == ["12", "13"]
+    assert scenarios.releases_for("ethercalc", ["12", "13"]) == ["12", "13"]
+    monkeypatch.setenv("CHATON_ARTIFACT_MIRROR", "/srv/mirror")
+    assert scenarios.releases_for("etherpad", ["12", "13"]) == ["12", "13"]
+    assert scenarios.releases_for("peertube", ["12", "13"]) == ["12", "13"]
+
+
+def test_every_skip_line_is_reported():
+    text = "\n".join(
+        [
+            "SKIPPED etherpad: CHATON_ARTIFACT_MIRROR (unset)/etherpad/etherpad-v3.3.1.tar.gz",
+            "    msg: SKIPPED framadate (debian libraries): framadate/framadate-1.1.19.tar.gz",
+            "SKIPPED etherpad upgrade: CHATON_ARTIFACT_MIRROR (unset) lacks etherpad/etherpad-v3.2.0.tar.gz",
+            "SKIPPED [1] tests/test_upgrade_etherpad.py:20: not in the mirror",
+        ]
+    )
+    found = [m.group(0) for m in scenarios.SKIP_LINE.finditer(text)]
+    assert [line.split(":")[0] for line in found] == [
+        "SKIPPED etherpad",
+        "SKIPPED framadate (debian libraries)",
+        "SKIPPED etherpad upgrade",
+    ]
