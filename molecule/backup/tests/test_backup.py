@@ -5,7 +5,7 @@ import os
 import re
 from pathlib import Path
 
-from chaton.testing import assert_check_mode_clean, run_playbook
+from chaton.testing import run_playbook
 
 REPO = "/var/backups/chaton/borg"
 BORG_ENV = "BORG_PASSCOMMAND='cat /etc/chaton/backup/passphrase'"
@@ -23,10 +23,6 @@ def figures(line: str) -> None:
     with (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "backup-figures.txt").open("a") as out:
         out.write(line + "\n")
     print(line)
-
-
-def test_check_mode_reports_no_change_on_converged_host():
-    assert_check_mode_clean()
 
 
 def test_timer_is_enabled_with_the_schedule(host):
