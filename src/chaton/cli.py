@@ -362,7 +362,8 @@ def restore(
     """Restore one service: stop it, put its directories and databases back from an archive, start it.
 
     On a host rebuilt from scratch (chaton deploy first), the archives are read from the remote repository with
-    the passphrase and key kept on the controller.
+    the passphrase and key kept on the controller. The current directories are kept as <dir>.chaton-pre-restore;
+    a restore that stopped half-way is taken up by running the same command again, keeping those.
 
     Example: chaton restore inventories/mine --service ethercalc --archive ethercalc-2026-11-29T03:15:00
     """
