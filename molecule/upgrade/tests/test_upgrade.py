@@ -67,6 +67,17 @@ def csv(host, sheet):
     return app(host, f"/{sheet}.csv").stdout
 
 
+def edit(host, sheet, text, shows):
+    """Send a SocialCalc command and wait (10 s at most) for the sheet's CSV to show its result; return the CSV."""
+    post = command(host, sheet, text)
+    assert post.rc == 0, post.stderr
+    for _ in range(20):
+        if shows in csv(host, sheet):
+            break
+        time.sleep(0.5)
+    return csv(host, sheet)
+
+
 def started(host):
     """The running EtherCalc process and when it started (the process' own files are not readable, even to root)."""
     out = host.check_output("systemctl show -p MainPID -p ExecMainStartTimestampMonotonic ethercalc")
@@ -83,13 +94,7 @@ def test_sheets_are_made_on_the_previous_release(host):
     for sheet, body in SHEETS.items():
         put = app(host, f"/_/{sheet}", "-X", "PUT", "-H", "Content-Type: text/csv", "--data-binary", body)
         assert put.rc == 0, put.stderr
-    post = command(host, f"up{RUN}a", "set C2 formula B2*2")
-    assert post.rc == 0, post.stderr
-    for _ in range(20):
-        if "1,2,4" in csv(host, f"up{RUN}a"):
-            break
-        time.sleep(0.5)
-    assert csv(host, f"up{RUN}a").splitlines()[:3] == ["a,b,", "1,2,4", "3,4,"]
+    assert edit(host, f"up{RUN}a", "set C2 formula B2*2", "1,2,4").splitlines()[:3] == ["a,b,", "1,2,4", "3,4,"]
     assert csv(host, f"up{RUN}b").splitlines()[:2] == ["x", "42"]
 
 
@@ -131,14 +136,7 @@ def test_failed_upgrade_rolls_back_to_the_previous_release_and_its_data(host):
 
 
 def test_previous_release_still_edits_after_the_rollback(host):
-    sheet = f"up{RUN}b"
-    post = command(host, sheet, "set B2 formula A2+1")
-    assert post.rc == 0, post.stderr
-    for _ in range(20):
-        if "42,43" in csv(host, sheet):
-            break
-        time.sleep(0.5)
-    assert csv(host, sheet).splitlines()[1] == "42,43"
+    assert edit(host, f"up{RUN}b", "set B2 formula A2+1", "42,43").splitlines()[1] == "42,43"
 
 
 def test_upgrade_backs_up_switches_and_keeps_the_sheets(host):
@@ -158,13 +156,7 @@ def test_upgrade_backs_up_switches_and_keeps_the_sheets(host):
 
 def test_upgraded_release_edits_and_serves_through_https(host):
     sheet = f"up{RUN}a"
-    post = command(host, f"{sheet}", "set D2 formula C2+1")
-    assert post.rc == 0, post.stderr
-    for _ in range(20):
-        if "1,2,4,5" in csv(host, sheet):
-            break
-        time.sleep(0.5)
-    assert csv(host, sheet).splitlines()[1] == "1,2,4,5"
+    assert edit(host, sheet, "set D2 formula C2+1", "1,2,4,5").splitlines()[1] == "1,2,4,5"
     cell = json.loads(app(host, f"/_/{sheet}/cells/C2").stdout)
     assert cell["formula"] == "B2*2"
     page = curl(host, f"https://calc.chaton.test/{sheet}", cacert=pebble_root(host))
