@@ -43,7 +43,8 @@ APP_LESS_RELEASE = {"etherpad": "12", "peertube": "13"}
 SKIP_LINE = re.compile(r"SKIPPED [a-z_-]+(?: upgrade| \([^)]*\))?: .*")
 # Where a failed run says why: Ansible's failed task, a failed testinfra test,
 # Molecule's own error.
-FAILURE_LINE = re.compile(r"^(fatal: |failed: |\[ERROR\]|E   |FAILED |_{5,} test|CRITICAL )")
+# Molecule's own "FAILED - RETRYING" while it waits for a container is not one.
+FAILURE_LINE = re.compile(r"^(fatal: |failed: |\[ERROR\]|E   |FAILED (?!- RETRYING)|_{5,} test|CRITICAL )")
 
 
 @dataclass
