@@ -49,6 +49,14 @@ BAD = [
     ("site-without-content", {"proxy_sites_custom": [{"name": "www.example.org"}]}, "proxy_sites_custom"),
     ("sites-not-a-list", {"proxy_sites_custom": "www.example.org"}, "proxy_sites_custom"),
     ("peertube-empty-checksum", {"peertube_enabled": True, "peertube_checksum": ""}, "peertube_checksum"),
+    ("port-above-65535", {"ethercalc_enabled": True, "ethercalc_port": 80000}, "ethercalc_port"),
+    ("port-zero", {"peertube_enabled": True, "peertube_live_rtmp_port": 0}, "peertube_live_rtmp_port"),
+    ("sshd-port-words", {"common_sshd_port": "ssh"}, "common_sshd_port"),
+    (
+        "firewall-port-zero",
+        {"common_firewall_allowed_tcp_ports_custom": [8443, 0]},
+        "common_firewall_allowed_tcp_ports_custom",
+    ),
 ]
 
 

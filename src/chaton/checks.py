@@ -104,12 +104,11 @@ def check_variables(inv: Inventory, host: Host) -> list[Finding]:
             )
             continue
         try:
-            jsonschema.validate(value, specs.option_schema(spec))
+            jsonschema.validate(value, specs.option_schema(spec, var))
         except jsonschema.ValidationError as exc:
             where = "".join(f"[{p!r}]" for p in exc.absolute_path)
-            out.append(
-                Finding("error", host.name, _file(host, var, inv.path), f"{var}{where}", exc.message, spec_fix(spec))
-            )
+            fix = "use a port number from 1 to 65535" if exc.validator in specs.PORT_RANGE else spec_fix(spec)
+            out.append(Finding("error", host.name, _file(host, var, inv.path), f"{var}{where}", exc.message, fix))
     return out
 
 

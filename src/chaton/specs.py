@@ -8,6 +8,7 @@ from each service role's ``meta/chaton.yml``.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -132,15 +133,24 @@ _TYPES = {
 }
 
 
-def option_schema(spec: dict) -> dict:
-    """JSON Schema of one argument_specs option (types, choices, elements, sub-options)."""
+# argument_specs has no ranges; a role's port settings are named <...>_port (an int) or <...>_ports_<kind> (a
+# list of ints), and roles/chaton/tasks/validate.yml holds them to the same range at play time.
+PORT_NAME = re.compile(r"_port$")
+PORTS_NAME = re.compile(r"_ports_[a-z]+$")
+PORT_RANGE = {"minimum": 1, "maximum": 65535}
+
+
+def option_schema(spec: dict, name: str = "") -> dict:
+    """JSON Schema of one argument_specs option (types, choices, elements, sub-options, port ranges by name)."""
     schema = dict(_TYPES.get(spec.get("type", "raw"), {}))
+    if spec.get("type") == "int" and PORT_NAME.search(name):
+        schema.update(PORT_RANGE)
     if "choices" in spec:
         schema["enum"] = list(spec["choices"])
     if spec.get("type") == "list" and "elements" in spec:
         item = {"type": spec["elements"], **({"options": spec["options"]} if "options" in spec else {})}
-        schema["items"] = option_schema(item)
+        schema["items"] = option_schema(item, "_port" if PORTS_NAME.search(name) else "")
     if spec.get("type") == "dict" and "options" in spec:
-        schema["properties"] = {k: option_schema(v) for k, v in spec["options"].items()}
+        schema["properties"] = {k: option_schema(v, k) for k, v in spec["options"].items()}
         schema["required"] = [k for k, v in spec["options"].items() if v.get("required")]
     return schema
