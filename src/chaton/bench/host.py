@@ -105,8 +105,9 @@ def remove(name: str) -> None:
     subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
 
-def start(name: str, release: str, hostnames: list[str], log) -> str:
-    """A fresh systemd container (removing an old one of that name); return its image."""
+def start(name: str, release: str, hostnames: list[str], log, *, quirks: bool = True) -> str:
+    """A fresh systemd container (removing an old one of that name); return its image. The container-only fixes
+    are applied here unless the caller runs the harness's prepare step, which has them (`prepare`)."""
     engine.ensure_engine()
     image = images.build(release, log=log)
     remove(name)
@@ -114,7 +115,8 @@ def start(name: str, release: str, hostnames: list[str], log) -> str:
     log(f"starting {name} (Debian {release}, systemd, --memory {MEMORY})")
     engine.run_systemd(name, image, name.removeprefix("chaton-"), ["--memory", MEMORY, "--memory-swap", MEMORY, *hosts])
     wait_booted(name)
-    apply_container_quirks(name)
+    if quirks:
+        apply_container_quirks(name)
     return image
 
 
@@ -189,7 +191,11 @@ def write_inventory(services: list[str]) -> Path:
         "chaton_name": "Chatons du banc d'essai",
         "chaton_domain": DOMAIN,
         "chaton_admin_email": f"admin@{DOMAIN}",
-        "chaton_tls": "selfsigned",
+        # Certificates from a real ACME server in the container (Debian's pebble, run by the harness's prepare
+        # step), through certbot and HTTP-01 as with Let's Encrypt.
+        "chaton_tls": "acme",
+        "chaton_acme_directory": "https://127.0.0.1:14000/dir",
+        "chaton_acme_ca_bundle": "/etc/pebble-test/api-ca.pem",
         # Reached with docker exec, not SSH.
         "common_allow_no_admin": True,
         # Registries are reached through a TLS-inspecting proxy here: trust the same CAs.
@@ -210,6 +216,37 @@ def write_inventory(services: list[str]) -> Path:
         encoding="utf-8",
     )
     return directory / "hosts.yml"
+
+
+# Test-only parts of the bench host, listed in the footprint but not counted in the host's total.
+ACME_UNIT = "pebble-test.service"
+# The revocation address pebble writes into the certificates it issues (see molecule/shared/tasks/pebble.yml).
+OCSP_URL = "http://127.0.0.1:4002/"
+
+
+def prepare(inventory: Path, names: list[str], log) -> None:
+    """The harness's prepare step (molecule/shared/prepare.yml), as every Molecule scenario has it: the controller's
+    CA trusted, the container-only fixes, and pebble answering ACME for every name on the host."""
+    from chaton import runner
+
+    log("prepare: the harness's step (controller CA, container fixes, pebble ACME server)")
+    result = runner.run_playbook(
+        "molecule/shared/prepare.yml",
+        inventory,
+        extravars={"molecule_test_names": names[1:], "molecule_pebble_ocsp_url": OCSP_URL},
+        quiet=True,
+    )
+    if not result.ok:
+        raise RuntimeError(f"the bench host could not be prepared: {result.stdout[-2000:]}")
+
+
+def acme_root(name: str, dest: str) -> None:
+    """pebble's root certificate (it makes a new one each time it starts) into dest, inside the container."""
+    sh(
+        name,
+        f"mkdir -p {shlex.quote(str(Path(dest).parent))} && curl -sSf --cacert /etc/pebble-test/api-ca.pem "
+        f"https://127.0.0.1:15000/roots/0 -o {shlex.quote(dest)}",
+    )
 
 
 @dataclass
