@@ -12,8 +12,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -133,6 +135,22 @@ def run_playbook(playbook: str, extra: list[str] | None = None, *, check: bool =
     out = proc.stdout + proc.stderr
     if check and proc.returncode != 0:
         raise AssertionError(f"{playbook} failed (exit {proc.returncode}):\n{out[-6000:]}")
+    return out, elapsed
+
+
+def chaton_command(*args: str, timeout: int = 1200) -> tuple[str, float]:
+    """The volunteer's `chaton` command (the one installed beside this Python) against the scenario.
+
+    Return its output and wall time in seconds; fail the test with the output's tail when it fails.
+    """
+    exe = shutil.which("chaton") or shutil.which("chaton", path=str(Path(sys.executable).parent))
+    assert exe, "the chaton command is not installed"
+    env = {**molecule_env(), "COLUMNS": "400"}  # one line per message, however long
+    start = time.monotonic()
+    proc = subprocess.run([exe, *args], env=env, capture_output=True, text=True, check=False, timeout=timeout)
+    elapsed = time.monotonic() - start
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"chaton {' '.join(args)} failed:\n{out[-6000:]}"
     return out, elapsed
 
 

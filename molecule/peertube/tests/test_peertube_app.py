@@ -1,4 +1,8 @@
-"""PeerTube itself, driven as a user through the HTTPS proxy (needs the release in the mirror)."""
+"""PeerTube itself, driven as a user through the HTTPS proxy (needs the release in the mirror).
+
+Tests run in file order and share the video the upload test makes; the last one backs the host up with
+`chaton backup`, deletes the video through the API and brings it back with `chaton restore --service peertube`.
+"""
 
 import base64
 import json
@@ -10,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import APP_AVAILABLE, VERSION
 
-from chaton.testing import curl, pebble_root, restart_instance
+from chaton.testing import chaton_command, curl, pebble_root, restart_instance
 
 if not APP_AVAILABLE:
     pytest.skip("PeerTube release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
@@ -330,3 +334,44 @@ def test_video_survives_an_instance_restart(host, root):
     assert video["name"] == "Mire de test" and video["state"]["id"] == 1
     master_path = video["streamingPlaylists"][0]["playlistUrl"].removeprefix(BASE)
     assert get(host, root, master_path).startswith("#EXTM3U")
+
+
+BORG = "BORG_PASSCOMMAND='cat /etc/chaton/backup/passphrase' borg"
+REPOSITORY = "/var/backups/chaton/borg"
+
+
+def test_a_deleted_video_comes_back_with_chaton_restore(host, root, token):
+    """The volunteer's commands: back up, lose the video, restore PeerTube from the last archive."""
+    assert "uuid" in STATE, "needs the uploaded video"
+    uuid = STATE["uuid"]
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    output, backup_seconds = chaton_command("backup", inventory)
+    assert "peertube (local repository):" in output, output
+    archive = host.check_output(f"{BORG} list --short --glob-archives 'peertube-*' {REPOSITORY}").split()[-1]
+    contents = host.check_output(f"{BORG} list --short {REPOSITORY}::{archive}").splitlines()
+    # The database dump, the configuration and the video's HLS files (borgmatic 1.7 and 1.9 place dumps apart).
+    assert any(line.endswith("/peertube_prod") and "postgresql_databases" in line for line in contents), archive
+    assert any(line.endswith(f"{TOP.lstrip('/')}/config/production.yaml") for line in contents), archive
+    assert any(f"streaming-playlists/hls/{uuid}/" in line and line.endswith(".m3u8") for line in contents), archive
+    stats = json.loads(host.check_output(f"{BORG} info --json {REPOSITORY}::{archive}"))["archives"][0]["stats"]
+
+    auth = f"Authorization: Bearer {token}"
+    assert status(host, root, f"/api/v1/videos/{uuid}", "-X", "DELETE", "-H", auth) == "204"
+    assert status(host, root, f"/api/v1/videos/{uuid}") == "404"
+    hls = f"{TOP}/storage/streaming-playlists/hls/{uuid}"
+    deadline = time.time() + 120
+    while host.file(hls).exists and time.time() < deadline:
+        time.sleep(2)
+    assert not host.file(hls).exists, f"PeerTube kept {hls} after deleting the video"
+
+    output, restore_seconds = chaton_command("restore", inventory, "--service", "peertube")
+    assert f"peertube restored from {archive} (local repository)" in output, output
+    wait_up(host, root)
+    video = get_json(host, root, f"/api/v1/videos/{uuid}")
+    assert video["name"] == "Mire de test" and video["state"]["id"] == 1, video
+    hls_segment(host, root, video)
+    print(
+        f"backup (chaton backup, every service of the host): {backup_seconds:.0f} s; restore of peertube:"
+        f" {restore_seconds:.0f} s; archive {archive}: {stats['original_size'] / 1e6:.1f} MB of files,"
+        f" {stats['compressed_size'] / 1e6:.1f} MB compressed, {stats['deduplicated_size'] / 1e6:.1f} MB new"
+    )

@@ -8,10 +8,7 @@ none of the data), restore each service (chaton restore --service), read every i
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import time
 import uuid
 import warnings
 from pathlib import Path
@@ -19,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from chaton.testing import (
+    chaton_command,
     curl,
     ethercalc_cell,
     ethercalc_make_sheet,
@@ -29,7 +27,6 @@ from chaton.testing import (
     framadate_create_and_vote,
     framadate_read_poll,
     mirror_provides,
-    molecule_env,
     pebble_root,
     recreate_instance,
     run_playbook,
@@ -69,19 +66,6 @@ def figures(line: str) -> None:
     with (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "restore-figures.txt").open("a") as out:
         out.write(line + "\n")
     warnings.warn(f"FIGURES {line}", stacklevel=1)
-
-
-def chaton(*args: str) -> tuple[str, float]:
-    """The volunteer's command against the scenario's inventory; its output and wall time."""
-    exe = shutil.which("chaton") or shutil.which("chaton", path=str(Path(sys.executable).parent))
-    assert exe, "the chaton command is not installed"
-    env = {**molecule_env(), "COLUMNS": "400"}  # one line per message, however long
-    start = time.monotonic()
-    proc = subprocess.run([exe, *args], env=env, capture_output=True, text=True, check=False, timeout=1200)
-    elapsed = time.monotonic() - start
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"chaton {' '.join(args)} failed:\n{out[-6000:]}"
-    return out, elapsed
 
 
 def inventory() -> str:
@@ -142,7 +126,7 @@ def test_poll_is_made_and_voted_through_the_forms(host, root):
 
 
 def test_backup_reaches_the_remote_repository(host):
-    output, elapsed = chaton("backup", inventory())
+    output, elapsed = chaton_command("backup", inventory())
     for service in SERVICES:
         assert f"{service} (remote repository):" in output, output
         archives = host.run(f"{BORG_ENV} borg list --short --glob-archives '{service}-*' {REMOTE}")
@@ -196,7 +180,7 @@ def test_restore_on_the_new_host_reads_the_remote_repository(host):
     assert damage.returncode == 0, damage.stderr
     unreadable = host.run(f"{BORG_ENV} borg list --short {REMOTE}")
     assert unreadable.rc != 0 and "No key entry" in unreadable.stderr, unreadable.stderr
-    output, elapsed = chaton("restore", inventory(), "--service", "ethercalc")
+    output, elapsed = chaton_command("restore", inventory(), "--service", "ethercalc")
     assert f"ethercalc restored from {STATE['archive']} (remote repository)" in output, output
     STATE["restores"]["ethercalc"] = elapsed
 
@@ -206,7 +190,7 @@ def test_each_other_service_is_restored_from_the_remote_repository(host, service
     if service not in SERVICES:
         pytest.skip(f"{service} release not in the mirror (see the converge's SKIPPED line)")
     assert "ethercalc" in STATE["restores"], "needs the first restore (it brings the repository's key back)"
-    output, elapsed = chaton("restore", inventory(), "--service", service)
+    output, elapsed = chaton_command("restore", inventory(), "--service", service)
     assert f"{service} restored from {STATE['archives'][service]} (remote repository)" in output, output
     STATE["restores"][service] = elapsed
 
