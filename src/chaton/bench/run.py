@@ -132,7 +132,7 @@ def install_loadtest(log) -> None:
 
 
 def start_upstream(log) -> None:
-    """The same Etherpad release, bare: upstream's settings.json.template untouched, on another port."""
+    """The same Etherpad release, bare: upstream's settings.json.template, its port changed and nothing else."""
     node = _node()
     # The release chaton runs: the unit's working directory is <code>/current/src, current a link to the release.
     workdir = h.sh(h.HOST, "systemctl show -p WorkingDirectory --value etherpad").strip()
@@ -147,13 +147,15 @@ def start_upstream(log) -> None:
         cp -a {release} {UPSTREAM_DIR}/etherpad
         cd {UPSTREAM_DIR}/etherpad
         rm -rf var settings.json && mkdir var
-        cp settings.json.template settings.json
+        # Upstream's settings, on another port than chaton's Etherpad (the template has no variable for it).
+        sed 's/^  "port": 9001,$/  "port": {UPSTREAM_PORT},/' settings.json.template > settings.json
+        grep -q '^  "port": {UPSTREAM_PORT},$' settings.json
         # The plugin list of the release as installed (without it Etherpad migrates plugins through pnpm at
         # start, as `pnpm run prod` would with pnpm on its PATH); the settings stay upstream's.
         cp /var/lib/etherpad/var/installed_plugins.json var/
         chown -R chaton-bench-upstream: {UPSTREAM_DIR}
         systemd-run --unit chaton-bench-upstream --uid chaton-bench-upstream \
-          -p WorkingDirectory={UPSTREAM_DIR}/etherpad/src -E NODE_ENV=production -E PORT={UPSTREAM_PORT} \
+          -p WorkingDirectory={UPSTREAM_DIR}/etherpad/src -E NODE_ENV=production \
           -E HOME={UPSTREAM_DIR} {node} --require tsx/cjs node/server.ts""",
         timeout=600,
     )
