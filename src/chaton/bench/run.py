@@ -142,6 +142,8 @@ def start_upstream(log) -> None:
         h.HOST,
         f"""set -e
         systemctl stop chaton-bench-upstream 2>/dev/null || true
+        # A unit left failed by an earlier attempt keeps its name.
+        systemctl reset-failed chaton-bench-upstream 2>/dev/null || true
         id chaton-bench-upstream >/dev/null 2>&1 || useradd --system --home {UPSTREAM_DIR} chaton-bench-upstream
         rm -rf {UPSTREAM_DIR} && mkdir -p {UPSTREAM_DIR}
         cp -a {release} {UPSTREAM_DIR}/etherpad
