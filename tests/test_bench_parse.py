@@ -184,3 +184,14 @@ def test_testssl_json_of_a_bench_host():
     assert result["counts"]["OK"] == 42
     high = {f["id"] for f in result["notable"] if f["severity"] == "HIGH"}
     assert high == {"cipher_order", "cert_revocation"}
+
+
+def test_unattended_upgrades_lists_each_package_once():
+    log = (
+        "2026-11-30 05:12:20,101 INFO Starting unattended upgrades script\n"
+        "2026-11-30 05:12:22,989 INFO Packages that will be upgraded: ca-certificates libpam0g tzdata\n"
+        "2026-11-30 05:12:40,000 INFO All upgrades installed\n"
+        "2026-12-01 06:10:02,000 INFO Packages that will be upgraded: tzdata libssl3\n"
+    )
+    assert parse.unattended_upgrades(log) == ["ca-certificates", "libpam0g", "tzdata", "libssl3"]
+    assert parse.unattended_upgrades("") == []

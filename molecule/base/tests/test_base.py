@@ -152,11 +152,20 @@ def test_renewal_replaces_certificate_and_reloads_nginx(host, root):
         )
 
     before = serial()
-    renew = host.run(
-        "REQUESTS_CA_BUNDLE=/etc/pebble-test/api-ca.pem certbot renew --force-renewal --no-random-sleep-on-renew"
-        f" --cert-name {DOMAIN} --server https://127.0.0.1:14000/dir"
+    # Through certbot.service, as its timer runs it (chaton's sandbox, the CA from the drop-in); only forced
+    # here by a runtime drop-in, since a fresh certificate is not due for renewal.
+    force = "/run/systemd/system/certbot.service.d"
+    host.run(
+        f"mkdir -p {force} && printf '%s\\n' '[Service]' 'ExecStart=' "
+        f"'ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew --cert-name {DOMAIN}'"
+        f" > {force}/zz-test-force.conf && systemctl daemon-reload"
     )
-    assert renew.rc == 0, renew.stderr
+    try:
+        renew = host.run("systemctl start certbot.service")
+        log = host.run("journalctl -u certbot.service -n 20 --no-pager").stdout
+    finally:
+        host.run(f"rm -rf {force} && systemctl daemon-reload && systemctl reset-failed certbot.service")
+    assert renew.rc == 0, log
     for _ in range(20):
         if serial() != before:
             break
@@ -165,6 +174,10 @@ def test_renewal_replaces_certificate_and_reloads_nginx(host, root):
     assert host.service("certbot.timer").is_enabled
     dropin = host.file("/etc/systemd/system/certbot.service.d/chaton.conf").content_string
     assert "REQUESTS_CA_BUNDLE=/etc/pebble-test/api-ca.pem" in dropin
+    assert "ProtectSystem=strict" in dropin and "CapabilityBoundingSet=\n" in dropin
+    out = host.check_output("systemd-analyze security --no-pager certbot.service")
+    exposure = float(out.rsplit("Overall exposure level for certbot.service: ", 1)[1].split()[0])
+    assert exposure <= 2.0, out
 
 
 def test_access_log_has_no_full_client_address_nor_query_string(host, root):

@@ -238,3 +238,11 @@ def page_weight(data: dict) -> dict:
         "compressed": len(compressed),
         "failed": [r["url"] for r in resources if r["status"] >= 400],
     }
+
+
+def unattended_upgrades(log: str) -> list[str]:
+    """Packages unattended-upgrade installed, from its log ("Packages that will be upgraded: a b c")."""
+    out: list[str] = []
+    for match in re.finditer(r"Packages that will be upgraded: (.*)$", log, re.MULTILINE):
+        out += [name for name in match.group(1).split() if name not in out]
+    return out

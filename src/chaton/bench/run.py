@@ -416,6 +416,14 @@ def step_audit(state: dict, log) -> None:
         "apt-get install -y -qq --no-install-recommends lynis testssl.sh bsdextrautils",
         timeout=900,
     )
+    # The host as it is after its first night: the security upgrade chaton schedules (unattended-upgrades,
+    # apt-daily-upgrade.timer, every day) runs once now, since the test image is older than Debian's security
+    # archive. The stock container has no such job and is audited as it is.
+    log(f"{h.HOST}: running the host's daily security upgrade once (unattended-upgrade)")
+    h.sh(h.HOST, "unattended-upgrade", timeout=1800)
+    audit["security_upgrade"] = parse.unattended_upgrades(
+        h.sh(h.HOST, "cat /var/log/unattended-upgrades/unattended-upgrades.log", check=False)
+    )
     host_lynis = threading.Thread(target=lambda: audit.update(lynis_host=lynis(h.HOST, log)))
     host_lynis.start()
     audit["testssl"] = testssl(state["names"], log)
@@ -696,6 +704,14 @@ def audit_sections(state: dict) -> tuple[list[Section], list[str]]:
                 ]
             )
         sec.notes += [f"chaton host warning: {w}" for w in lh["warnings"]]
+        if "security_upgrade" in a:
+            upgraded = a["security_upgrade"]
+            sec.notes.append(
+                "before Lynis, the host's own daily security upgrade (unattended-upgrade, as apt-daily-upgrade.timer "
+                f"runs it) ran once: {len(upgraded)} package(s) upgraded"
+                + (f" ({', '.join(upgraded[:12])}{', …' if len(upgraded) > 12 else ''})" if upgraded else "")
+                + "; the stock container has no such job."
+            )
         sections.append(sec)
         above = ls is None or lh["hardening_index"] > ls["hardening_index"]
         verdicts.append(
