@@ -9,7 +9,14 @@ from chaton.testing import run_playbook
 
 REPO = "/var/backups/chaton/borg"
 BORG_ENV = "BORG_PASSCOMMAND='cat /etc/chaton/backup/passphrase'"
-ROW = "PGPASSWORD=demo-test-password psql -XAt -h 127.0.0.1 -U demo demo -c 'SELECT body FROM pads WHERE id = 1'"
+
+
+def sql(query: str) -> str:
+    """A psql command running query as the demo service's user."""
+    return f'PGPASSWORD=demo-test-password psql -XAt -h 127.0.0.1 -U demo demo -c "{query}"'
+
+
+ROW = sql("SELECT body FROM pads WHERE id = 1")
 
 
 def secrets_dir() -> Path:
@@ -90,6 +97,26 @@ def test_backup_then_restore_brings_files_and_row_back(host):
         f"archive {archives[-1]}: original {stats['stats']['original_size']} B, "
         f"compressed {stats['stats']['compressed_size']} B, deduplicated {stats['stats']['deduplicated_size']} B"
     )
+
+
+EXTENSION_OWNER = (
+    "runuser -u postgres -- psql -XAt -d demo -c "
+    "\"SELECT r.rolname FROM pg_extension e JOIN pg_roles r ON r.oid = e.extowner WHERE e.extname = 'pg_trgm'\""
+)
+
+
+def test_restore_replaces_a_living_database_whose_extension_belongs_to_postgres(host):
+    """PeerTube's case: pg_trgm belongs to postgres, not to the service's user, and the restore replaces the
+    database in place (pg_restore --clean drops and recreates the extension, which only its owner may do)."""
+    assert host.check_output(EXTENSION_OWNER) == "postgres"
+    host.check_output(sql("UPDATE pads SET body = 'overwritten' WHERE id = 1"))
+    output, _ = run_playbook("playbooks/restore.yml", ["-e", "restore_service=demo"])
+    assert "demo restored from" in output
+    assert host.check_output(ROW) == "hello from the demo"
+    assert host.check_output(EXTENSION_OWNER) == "postgres"
+    indexes = host.check_output(sql("SELECT indexname FROM pg_indexes WHERE tablename = 'pads'")).split()
+    assert "pads_body_trgm" in indexes
+    assert host.check_output(sql("SELECT tableowner FROM pg_tables WHERE tablename = 'pads'")) == "demo"
 
 
 def test_an_interrupted_restore_keeps_the_data_from_before_it_when_taken_up_again(host):
