@@ -240,15 +240,6 @@ def prepare(inventory: Path, names: list[str], log) -> None:
         raise RuntimeError(f"the bench host could not be prepared: {result.stdout[-2000:]}")
 
 
-def acme_root(name: str, dest: str) -> None:
-    """pebble's root certificate (it makes a new one each time it starts) into dest, inside the container."""
-    sh(
-        name,
-        f"mkdir -p {shlex.quote(str(Path(dest).parent))} && curl -sSf --cacert /etc/pebble-test/api-ca.pem "
-        f"https://127.0.0.1:15000/roots/0 -o {shlex.quote(dest)}",
-    )
-
-
 @dataclass
 class Converge:
     label: str

@@ -18,7 +18,7 @@ from chaton import project_root
 from chaton.bench import checks, parse
 from chaton.bench import host as h
 from chaton.bench.report import Section, mb, show, write
-from chaton.testing import tcp_reachable
+from chaton.testing import pebble_root, tcp_reachable
 
 PROBES = "/usr/local/lib/chaton-bench"
 NODE_DIR = "/opt/chaton-bench/node"
@@ -74,8 +74,10 @@ def step_converge(state: dict, release: str, log) -> None:
 
 
 def prepare_probes(state: dict) -> None:
-    """The root of the host's certificates (pebble's) and the probe scripts, inside the container."""
-    h.acme_root(h.HOST, checks.CA)
+    """The root of the host's certificates (pebble's, saved as the Molecule verifiers save it) and the probe
+    scripts, inside the container."""
+    root = pebble_root(testinfra_host())
+    h.sh(h.HOST, f"install -D -m 0644 {root} {checks.CA}")
     for probe in (project_root() / "bench" / "probes").iterdir():
         h.put(h.HOST, probe, f"{PROBES}/{probe.name}")
 
