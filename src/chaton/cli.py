@@ -30,6 +30,12 @@ bench_app = typer.Typer(
     help="Benchmark and security audit of a whole host in a 2 GB container (make bench, make audit)."
 )
 app.add_typer(bench_app, name="bench")
+mirror_app = typer.Typer(
+    help="A directory of the upstream files the roles download, for hosts without Internet access "
+    "(chaton_artifact_mirror).",
+    no_args_is_help=True,
+)
+app.add_typer(mirror_app, name="mirror")
 
 
 def _version(value: bool) -> None:
@@ -426,6 +432,69 @@ def demo(
     )
     console.print(f"Stop it with: docker rm -f {d.CONTAINER}")
     raise typer.Exit(code)
+
+
+def _mirror_pins(inventory: Path | None):
+    from chaton import inventory as inv
+    from chaton import mirror
+
+    try:
+        return mirror.pins() if inventory is None else mirror.inventory_pins(inventory)
+    except inv.InventoryError as exc:
+        console.print(f"[red]{exc}[/red]: {exc.fix}")
+        raise typer.Exit(2) from exc
+
+
+def _mirror_report(statuses, directory: Path, again: str) -> None:
+    if not statuses:
+        console.print("No enabled service in the inventory: no file to mirror.")
+        return
+    problems = [s for s in statuses if s.state != "present"]
+    console.print(f"{len(statuses) - len(problems)} of {len(statuses)} files present and verified in {directory}")
+    if problems:
+        console.print(f"[red]{len(problems)} missing or wrong[/red]: run {again}")
+        raise typer.Exit(1)
+
+
+MIRROR_INVENTORY = typer.Argument(help="Inventory whose enabled services count (all services when absent).")
+
+
+@mirror_app.command("fetch")
+def mirror_fetch(
+    directory: Annotated[Path, typer.Argument(help="The mirror directory (created when absent).")],
+    inventory: Annotated[Path | None, MIRROR_INVENTORY] = None,
+) -> None:
+    """On a connected machine: download every file the services need into DIR/<host>/<path>, verified against
+    the roles' pins, and write DIR/SHA256SUMS. Files already there with the right checksum are kept.
+
+    Example: chaton mirror fetch /srv/chaton-mirror inventories/mine
+    """
+    from chaton import mirror
+
+    def log(line: str) -> None:
+        console.print(line, markup=False, soft_wrap=True)
+
+    statuses = mirror.fetch(directory, _mirror_pins(inventory), log=log)
+    _mirror_report(statuses, directory, f"chaton mirror fetch {directory}" + (f" {inventory}" if inventory else ""))
+
+
+@mirror_app.command("check")
+def mirror_check(
+    directory: Annotated[Path, typer.Argument(help="The mirror directory.")],
+    inventory: Annotated[Path | None, MIRROR_INVENTORY] = None,
+) -> None:
+    """Per file the services need: present (right checksum), missing, or wrong (expected and actual checksums).
+    Exits non-zero on any missing or wrong file.
+
+    Example: chaton mirror check /srv/chaton-mirror inventories/mine
+    """
+    from chaton import mirror
+
+    statuses = mirror.check(directory, _mirror_pins(inventory))
+    for status in statuses:
+        console.print(status.line(), markup=False, soft_wrap=True)
+    again = f"chaton mirror fetch {directory}" + (f" {inventory}" if inventory else "") + " on a connected machine"
+    _mirror_report(statuses, directory, again)
 
 
 def specs_subdomain(service: str) -> str:
