@@ -6,8 +6,11 @@ as their URLs' host/path; GitHub's archives there are byte-identical to GitHub's
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,27 @@ def test_the_mirror_holds_the_github_pins():
     assert github
     missing = [pin.path for pin in github if not (MIRROR / pin.path).is_file()]
     assert not missing, f"not in the test mirror {MIRROR}: {missing}"
+
+
+NPM = [pin for pin in ALL if pin.url.startswith("https://registry.npmjs.org/")]
+
+
+@pytest.mark.parametrize("pin", NPM, ids=lambda pin: f"{pin.role}:{pin.variable}")
+def test_npm_pin_matches_the_registry_integrity(pin):
+    """The npm registry publishes each tarball's sha512: a sha512 pin must be it; a sha256 pin must be the sha256 of
+    the tarball whose sha512 it is."""
+    match = re.fullmatch(r"https://registry\.npmjs\.org/(?P<name>[^/]+)/-/(?P=name)-(?P<version>[^/]+)\.tgz", pin.url)
+    assert match, pin.url
+    if not mirror.reachable("registry.npmjs.org"):
+        pytest.skip("the npm registry is out of reach")
+    meta_url = f"https://registry.npmjs.org/{match['name']}/{match['version']}"
+    with urllib.request.urlopen(meta_url, timeout=30) as answer:
+        integrity = json.load(answer)["dist"]["integrity"]
+    published = mirror.integrity_to_checksum(integrity)
+    if pin.algorithm == "sha512":
+        assert pin.checksum == published, f"{pin.role} {pin.variable}: the registry says {integrity}"
+        return
+    with urllib.request.urlopen(pin.url, timeout=120) as answer:  # noqa: S310 - https, matched above
+        data = answer.read()
+    assert "sha512:" + hashlib.sha512(data).hexdigest() == published
+    assert "sha256:" + hashlib.sha256(data).hexdigest() == pin.checksum, f"{pin.role} {pin.variable}: {pin.url}"
