@@ -177,28 +177,24 @@ def test_file_missing_from_a_partial_mirror_comes_from_upstream(tmp_path, mirror
     assert "<mirror>/downloads.invalid/demo/demo-9.9.tar.gz" in output
 
 
-def test_http_mirror_is_asked_for_host_and_path(tmp_path):
-    result, output = run(
-        tmp_path,
-        version="1.0",
-        filename="demo-1.0.tar.gz",
-        checksum="sha256:" + "3" * 64,
-        dest=str(tmp_path / "opt"),
-        mirror="http://mirror.invalid/chaton/",
-    )
-    assert result.rc != 0
-    assert "from http://mirror.invalid/chaton/downloads.invalid/demo/demo-1.0.tar.gz" in output
-
-
-def test_unreachable_upstream_names_the_url(tmp_path):
+@pytest.mark.parametrize(
+    ("mirror_value", "source"),
+    [
+        # An http(s) mirror is asked for the URL's host/path under its base.
+        ("http://mirror.invalid/chaton/", "http://mirror.invalid/chaton/downloads.invalid/demo/demo-1.0.tar.gz"),
+        # No mirror: the upstream URL itself.
+        ("", "https://downloads.invalid/demo/demo-1.0.tar.gz"),
+    ],
+)
+def test_unreachable_source_is_named(tmp_path, mirror_value, source):
     result, output = run(
         tmp_path,
         version="1.0",
         filename="demo-1.0.tar.gz",
         checksum="sha256:" + "2" * 64,
         dest=str(tmp_path / "opt"),
-        mirror="",
+        mirror=mirror_value,
     )
     assert result.rc != 0
-    assert "https://downloads.invalid/demo/demo-1.0.tar.gz" in output
+    assert f"from {source}" in output
     assert "CHATON_ARTIFACT_MIRROR" in output

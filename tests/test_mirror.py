@@ -106,6 +106,15 @@ def test_fetch_rebuilds_the_test_mirror_layout_from_the_real_pins(tmp_path):
         assert (tmp_path / "m" / pin.path).read_bytes() == (MIRROR / pin.path).read_bytes()
 
 
+def framadate_inventory(tmp_path):
+    """An inventory with Framadate alone enabled."""
+    inventory = tmp_path / "inv"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(yaml.safe_dump({"chaton": {"hosts": {"h": {}}}}))
+    (inventory / "group_vars" / "all" / "services.yml").write_text("framadate_enabled: true\n")
+    return inventory
+
+
 @needs_mirror
 def test_check_reports_present_missing_and_wrong(tmp_path):
     good = "github.com/sabre-io/uri/archive/refs/tags/2.2.2.tar.gz"
@@ -115,10 +124,7 @@ def test_check_reports_present_missing_and_wrong(tmp_path):
     shutil.copyfile(MIRROR / good, target / good)
     (target / truncated).parent.mkdir(parents=True)
     (target / truncated).write_bytes((MIRROR / truncated).read_bytes()[:1000])
-    inventory = tmp_path / "inv"
-    (inventory / "group_vars" / "all").mkdir(parents=True)
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"chaton": {"hosts": {"h": {}}}}))
-    (inventory / "group_vars" / "all" / "services.yml").write_text("framadate_enabled: true\n")
+    inventory = framadate_inventory(tmp_path)
 
     result = runner.invoke(app, ["mirror", "check", str(target), str(inventory)])
     assert result.exit_code == 1, result.output
@@ -141,10 +147,7 @@ def test_check_passes_on_a_complete_mirror(tmp_path):
     for pin in mirror.pins(["framadate"]):
         (target / pin.path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(MIRROR / pin.path, target / pin.path)
-    inventory = tmp_path / "inv"
-    (inventory / "group_vars" / "all").mkdir(parents=True)
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"chaton": {"hosts": {"h": {}}}}))
-    (inventory / "group_vars" / "all" / "services.yml").write_text("framadate_enabled: true\n")
+    inventory = framadate_inventory(tmp_path)
     result = runner.invoke(app, ["mirror", "check", str(target), str(inventory)])
     assert result.exit_code == 0, result.output
     assert "5 of 5 files present" in result.output
