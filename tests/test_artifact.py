@@ -32,14 +32,14 @@ PLAYBOOK = """
 """
 
 
-def make_tar(path: Path, version: str) -> str:
+def make_tar(path: Path, version: str, algorithm: str = "sha256") -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
         data = f"demo {version}\n".encode()
         info = tarfile.TarInfo(f"demo-{version}/VERSION")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"{algorithm}:" + hashlib.new(algorithm, path.read_bytes()).hexdigest()
 
 
 def make_zip(path: Path, version: str) -> str:
@@ -52,7 +52,10 @@ def make_zip(path: Path, version: str) -> str:
 
 def run(tmp_path: Path, **extravars):
     playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAYBOOK, encoding="utf-8")
+    text = PLAYBOOK
+    if "mirror_path" in extravars:
+        text += '        artifact_mirror_path: "{{ mirror_path }}"\n'
+    playbook.write_text(text, encoding="utf-8")
     env = ansible_env()
     (tmp_path / "runner").mkdir(exist_ok=True)
     result = ansible_runner.run(
@@ -72,7 +75,7 @@ def mirror(tmp_path):
 
 
 def test_unpacks_version_and_switches_link(tmp_path, mirror):
-    checksum = make_tar(mirror / "demo" / "demo-1.0.tar.gz", "1.0")
+    checksum = make_tar(mirror / "downloads.invalid" / "demo" / "demo-1.0.tar.gz", "1.0")
     dest = tmp_path / "opt" / "demo"
     result, output = run(
         tmp_path, version="1.0", filename="demo-1.0.tar.gz", checksum=checksum, dest=str(dest), mirror=str(mirror)
@@ -89,7 +92,7 @@ def test_unpacks_version_and_switches_link(tmp_path, mirror):
     assert result.stats["changed"].get("localhost", 0) == 0, output[-3000:]
 
     # A new version lands beside the old one and the link follows it.
-    checksum2 = make_tar(mirror / "demo" / "demo-2.0.tar.gz", "2.0")
+    checksum2 = make_tar(mirror / "downloads.invalid" / "demo" / "demo-2.0.tar.gz", "2.0")
     result, output = run(
         tmp_path, version="2.0", filename="demo-2.0.tar.gz", checksum=checksum2, dest=str(dest), mirror=str(mirror)
     )
@@ -99,7 +102,7 @@ def test_unpacks_version_and_switches_link(tmp_path, mirror):
 
 
 def test_zip_top_directory_is_stripped(tmp_path, mirror):
-    checksum = make_zip(mirror / "demo" / "demo-3.0.zip", "3.0")
+    checksum = make_zip(mirror / "downloads.invalid" / "demo" / "demo-3.0.zip", "3.0")
     dest = tmp_path / "opt" / "demo"
     result, output = run(
         tmp_path, version="3.0", filename="demo-3.0.zip", checksum=checksum, dest=str(dest), mirror=str(mirror)
@@ -109,7 +112,7 @@ def test_zip_top_directory_is_stripped(tmp_path, mirror):
 
 
 def test_wrong_checksum_is_refused_with_a_way_out(tmp_path, mirror):
-    make_tar(mirror / "demo" / "demo-1.0.tar.gz", "1.0")
+    actual = make_tar(mirror / "downloads.invalid" / "demo" / "demo-1.0.tar.gz", "1.0")
     dest = tmp_path / "opt" / "demo"
     result, output = run(
         tmp_path,
@@ -121,12 +124,46 @@ def test_wrong_checksum_is_refused_with_a_way_out(tmp_path, mirror):
     )
     assert result.rc != 0
     assert "Could not obtain the demo artifact demo-1.0.tar.gz" in output
-    assert "chaton_artifact_mirror" in output
+    assert actual in output and "sha256:" + "0" * 64 in output
+    assert "chaton_artifact_mirror" in output and "chaton mirror check" in output
     assert not (dest / "current").exists()
+    assert not (dest / "versions" / "1.0").exists()
 
 
-def test_missing_artifact_names_service_source_and_mirror_path(tmp_path, mirror):
-    mirror.mkdir()
+def test_truncated_file_is_never_unpacked_nor_kept(tmp_path, mirror):
+    path = mirror / "downloads.invalid" / "demo" / "demo-1.0.tar.gz"
+    checksum = make_tar(path, "1.0")
+    path.write_bytes(path.read_bytes()[:40])
+    dest = tmp_path / "opt" / "demo"
+    result, output = run(
+        tmp_path, version="1.0", filename="demo-1.0.tar.gz", checksum=checksum, dest=str(dest), mirror=str(mirror)
+    )
+    assert result.rc != 0
+    actual = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert f"has checksum {actual}" in output and checksum in output
+    assert "<mirror>/downloads.invalid/demo/demo-1.0.tar.gz" in output
+    assert not (dest / "versions" / "1.0").exists()
+    assert not (tmp_path / "cache" / "demo" / "demo-1.0.tar.gz").exists()
+
+
+def test_sha512_pin_and_explicit_mirror_path(tmp_path, mirror):
+    checksum = make_tar(mirror / "test-builds" / "demo-v4.0.tar.gz", "4.0", algorithm="sha512")
+    dest = tmp_path / "opt" / "demo"
+    result, output = run(
+        tmp_path,
+        version="4.0",
+        filename="demo-4.0.tar.gz",
+        checksum=checksum,
+        dest=str(dest),
+        mirror=str(mirror),
+        mirror_path="test-builds/demo-v4.0.tar.gz",
+    )
+    assert result.rc == 0, output[-3000:]
+    assert (dest / "versions" / "4.0" / "VERSION").read_text() == "demo 4.0\n"
+
+
+def test_file_missing_from_a_partial_mirror_comes_from_upstream(tmp_path, mirror):
+    (mirror / "github.com").mkdir(parents=True)
     result, output = run(
         tmp_path,
         version="9.9",
@@ -136,8 +173,21 @@ def test_missing_artifact_names_service_source_and_mirror_path(tmp_path, mirror)
         mirror=str(mirror),
     )
     assert result.rc != 0
-    assert f"from {mirror}/demo/demo-9.9.tar.gz" in output
-    assert "<mirror>/demo/demo-9.9.tar.gz" in output
+    assert "from https://downloads.invalid/demo/demo-9.9.tar.gz" in output
+    assert "<mirror>/downloads.invalid/demo/demo-9.9.tar.gz" in output
+
+
+def test_http_mirror_is_asked_for_host_and_path(tmp_path):
+    result, output = run(
+        tmp_path,
+        version="1.0",
+        filename="demo-1.0.tar.gz",
+        checksum="sha256:" + "3" * 64,
+        dest=str(tmp_path / "opt"),
+        mirror="http://mirror.invalid/chaton/",
+    )
+    assert result.rc != 0
+    assert "from http://mirror.invalid/chaton/downloads.invalid/demo/demo-1.0.tar.gz" in output
 
 
 def test_unreachable_upstream_names_the_url(tmp_path):

@@ -8,8 +8,8 @@ Markers a page may hold (an HTML comment on a line of its own):
 - ``<!-- chaton:services -->``: every service role (``roles/*/meta/chaton.yml``): its title, what it is (in the page's
   language), its sub-domain and the memory and disk ``chaton check`` counts for it.
 
-- ``<!-- chaton:artifacts -->``: the files each service role says it needs in ``chaton_artifact_mirror``
-  (``artifacts`` in its ``meta/chaton.yml``).
+- ``<!-- chaton:artifacts -->``: the files each service downloads (its roles' pinned ``*_url``/``*_checksum``
+  pairs, as ``chaton mirror`` reads them), at their place in a ``chaton_artifact_mirror`` directory.
 
 A role that is not in the tree yet renders a note saying so (in the page's language) instead of a table.
 """
@@ -178,14 +178,16 @@ def services_table(root: Path, locale: str, page_dir: str) -> str:
 
 
 def artifacts_table(root: Path, locale: str) -> str:
+    from chaton import mirror
+
     t = TEXT[locale]
     lines = [f"| {t['service']} | {t['files']} |", "|---|---|"]
     for meta in sorted((root / "roles").glob("*/meta/chaton.yml")):
-        svc = _load(meta).get("chaton_service")
-        if not svc:
+        if not _load(meta).get("chaton_service"):
             continue
-        files = ", ".join(f"`{f}`" for f in svc.get("artifacts") or []) or t["none"]
-        lines.append(f"| `{meta.parent.parent.name}` | {files} |")
+        name = meta.parent.parent.name
+        files = ", ".join(f"`{pin.path}`" for pin in mirror.pins([name], root=root)) or t["none"]
+        lines.append(f"| `{name}` | {files} |")
     return "\n".join(lines) + "\n"
 
 

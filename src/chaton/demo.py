@@ -22,19 +22,30 @@ HTTP_PORT = int(os.environ.get("CHATON_DEMO_HTTP_PORT", "8080"))
 
 def mirror() -> Path | None:
     value = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
-    return Path(value) if value else None
+    return Path(value).resolve() if value else None
+
+
+def unavailable_line(name: str, command: str, root: Path | None = None) -> str | None:
+    """Why a service cannot be deployed here (a file neither in the mirror nor downloadable), or None."""
+    from chaton import mirror as pins
+
+    missing = pins.unavailable(name, mirror(), root)
+    if not missing:
+        return None
+    return (
+        f"SKIPPED {name}: its upstream file {missing[0].url} cannot be downloaded here; put it in a mirror "
+        f"directory as <mirror>/{missing[0].path} (`chaton mirror fetch <mirror>` on a connected machine) "
+        f"and run CHATON_ARTIFACT_MIRROR=<mirror> {command}"
+    )
 
 
 def available_services(log) -> list[str]:
     """Services whose upstream artifacts can be had here; the others get one line saying why and how."""
     chosen = []
-    for name, svc in specs.services().items():
-        missing = [a for a in svc.artifacts if not (mirror() and (mirror() / a).is_file())]
-        if missing:
-            log(
-                f"SKIPPED {name}: its upstream artifact {missing[0]} cannot be downloaded here; put it in a mirror "
-                f"directory as <mirror>/{missing[0]} and run CHATON_ARTIFACT_MIRROR=<mirror> make demo"
-            )
+    for name in specs.services():
+        line = unavailable_line(name, "make demo")
+        if line:
+            log(line)
             continue
         chosen.append(name)
     return chosen

@@ -37,7 +37,6 @@ class Service:
     version_path: str = ""
     version_regex: str = ""
     credentials: tuple[str, ...] = ()
-    artifacts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,7 +85,6 @@ def services(root: Path | None = None) -> dict[str, Service]:
             version_path=svc.get("version_path", ""),
             version_regex=svc.get("version_regex", ""),
             credentials=tuple(svc.get("credentials", [])),
-            artifacts=tuple(svc.get("artifacts", [])),
         )
     return found
 

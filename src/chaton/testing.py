@@ -252,24 +252,13 @@ def ethercalc_wait(host, timeout: int = 90) -> None:
     raise AssertionError(host.run("journalctl -u ethercalc -n 30 --no-pager").stdout)
 
 
-# What each application's scenario needs in the controller's mirror (CHATON_ARTIFACT_MIRROR): GitHub, framagit
-# and nodejs.org are out of reach in CI, so without these files the application part is skipped.
-MIRROR_FILES = {
-    "etherpad": ["etherpad/etherpad-v3.3.1.tar.gz", "nodejs/node-v24.22.3-linux-x64.tar.xz"],
-    "framadate": [
-        "framadate/framadate-1.1.19.tar.gz",
-        "framadate-libs/sabre-vobject-4.4.1.tar.gz",
-        "framadate-libs/sabre-xml-2.2.5.tar.gz",
-        "framadate-libs/sabre-uri-2.2.2.tar.gz",
-        "framadate-libs/o80-i18n-develop-ef98bd7.tar.gz",
-    ],
-}
-
-
 def mirror_provides(service: str) -> bool:
-    """Whether CHATON_ARTIFACT_MIRROR holds every file the service's application part needs."""
-    mirror = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
-    return bool(mirror) and all(Path(mirror, name).is_file() for name in MIRROR_FILES[service])
+    """Whether every file the service's application part needs is in CHATON_ARTIFACT_MIRROR or downloadable from
+    here (GitHub is out of reach in CI, the npm registry is not): the files come from the roles' pins."""
+    from chaton import mirror
+
+    value = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
+    return not mirror.unavailable(service, Path(value) if value else None)
 
 
 # Etherpad's HTTP API and pages, through nginx and TLS. Docker rewrites /etc/hosts when an instance restarts:

@@ -82,13 +82,10 @@ def available_services(log) -> list[str]:
     """The rule of `chaton demo`, on the deployed tree's roles: a service whose artifacts are missing from
     CHATON_ARTIFACT_MIRROR gets one SKIPPED line."""
     chosen = []
-    for name, svc in specs.services(tree()).items():
-        missing = [a for a in svc.artifacts if not (demo.mirror() and (demo.mirror() / a).is_file())]
-        if missing:
-            log(
-                f"SKIPPED {name}: its upstream artifact {missing[0]} cannot be downloaded here; put it in a mirror "
-                f"directory as <mirror>/{missing[0]} and run CHATON_ARTIFACT_MIRROR=<mirror> make bench"
-            )
+    for name in specs.services(tree()):
+        line = demo.unavailable_line(name, "make bench", tree())
+        if line:
+            log(line)
             continue
         chosen.append(name)
     return chosen
