@@ -8,13 +8,14 @@ MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
 LIBRARIES = os.environ.get("CHATON_FRAMADATE_LIBRARIES") or "debian"
 FILES = {
     "debian": [
-        "framadate/framadate-1.1.19.tar.gz",
-        "framadate-libs/sabre-vobject-4.4.1.tar.gz",
-        "framadate-libs/sabre-xml-2.2.5.tar.gz",
-        "framadate-libs/sabre-uri-2.2.2.tar.gz",
-        "framadate-libs/o80-i18n-develop-ef98bd7.tar.gz",
+        "github.com/framasoft/framadate/archive/refs/tags/1.1.19.tar.gz",
+        "github.com/sabre-io/vobject/archive/refs/tags/4.4.1.tar.gz",
+        "github.com/sabre-io/xml/archive/refs/tags/2.2.5.tar.gz",
+        "github.com/sabre-io/uri/archive/refs/tags/2.2.2.tar.gz",
+        "github.com/olivierperez/o80-i18n/archive/ef98bd7bd733d23729999ac148f79ea1d7b9008c.tar.gz",
     ],
-    "bundled": ["framadate/framadate-1.1.19-bundled.zip"],
+    # framadate_bundled_url of molecule.yml, as host/path.
+    "bundled": ["framagit.org/framasoft/framadate/framadate/-/releases/1.1.19"],
 }[LIBRARIES]
 APP = bool(MIRROR) and all(Path(MIRROR, f).is_file() for f in FILES)
 

@@ -15,7 +15,7 @@ from chaton.testing import curl, pebble_root
 
 OLD, NEW = "3.2.0", "3.3.1"
 MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
-FILES = ("etherpad/etherpad-v3.2.0.tar.gz", "etherpad/etherpad-v3.3.1.tar.gz", "nodejs/node-v24.22.3-linux-x64.tar.xz")
+FILES = [f"github.com/ether/etherpad/archive/refs/tags/v{v}.tar.gz" for v in (OLD, NEW)]
 if not (MIRROR and all((Path(MIRROR) / f).is_file() for f in FILES)):
     pytest.skip("Etherpad 3.2.0 and 3.3.1 not both in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
 

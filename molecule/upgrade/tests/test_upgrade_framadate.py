@@ -15,20 +15,17 @@ from test_upgrade import upgrade_through_the_block
 from chaton.testing import framadate_create_and_vote, framadate_read_poll, pebble_root
 
 OLD, NEW = "1.1.19", "1.1.x-ffdfdb98"
+# The v1.1.x branch head, from Framasoft's GitHub mirror of framagit.
+NEW_COMMIT = "ffdfdb9823e9ebed7b82d21417faf01f8d871278"
+NEW_URL = f"https://github.com/framasoft/framadate/archive/{NEW_COMMIT}.tar.gz"
+# Checksum: computed from framasoft/framadate, `git archive --format=tar --prefix=framadate-<id>/ <id> | gzip -n`.
+NEW_CHECKSUM = "sha256:532a92473e0a77a49d498262ebc1497187b2086a5d30658ea318ac702d3c62ec"
 MIRROR = os.environ.get("CHATON_ARTIFACT_MIRROR", "")
-FILES = (f"framadate/framadate-{OLD}.tar.gz", f"framadate/framadate-{NEW}.tar.gz")
+FILES = (f"github.com/framasoft/framadate/archive/refs/tags/{OLD}.tar.gz", NEW_URL.removeprefix("https://"))
 if not (MIRROR and all((Path(MIRROR) / f).is_file() for f in FILES)):
     pytest.skip("Framadate 1.1.19 and the v1.1.x head not both in CHATON_ARTIFACT_MIRROR", allow_module_level=True)
 
 ROOT = "/var/www/framadate"
-
-
-def checksum(filename: str) -> str:
-    for line in (Path(MIRROR) / "framadate" / "SHA256SUMS").read_text().splitlines():
-        digest, name = line.split()
-        if name == filename:
-            return f"sha256:{digest}"
-    raise AssertionError(f"{filename} is not in the mirror's SHA256SUMS")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +47,7 @@ def test_poll_is_voted_on_the_previous_release(host, root, poll):
 
 def test_upgrade_backs_up_switches_and_keeps_the_poll(host, root, poll):
     extra = ["-e", "framadate_enabled=true", "-e", f"framadate_version={NEW}"]
-    extra += ["-e", f"framadate_checksum={checksum(f'framadate-{NEW}.tar.gz')}"]
+    extra += ["-e", f"framadate_url={NEW_URL}", "-e", f"framadate_checksum={NEW_CHECKSUM}"]
     upgrade_through_the_block(host, "framadate", f"{OLD}-debian", f"{NEW}-debian", extra)
 
     assert host.file(f"{ROOT}/current").linked_to == f"{ROOT}/versions/{NEW}-debian"
