@@ -320,7 +320,7 @@ def test_installed_with_the_pnpm_the_release_names_without_optional_packages(hos
     declared = json.loads(host.file(f"{release}/package.json").content_string)["packageManager"]
     version = declared.split("@", 1)[1].split("+", 1)[0]
     wrapper = host.file("/var/lib/peertube-build/bin/pnpm").content_string
-    assert f"/opt/pnpm/versions/{version}/bin/pnpm.mjs" in wrapper
+    assert f"bin=/opt/pnpm/versions/{version}/bin" in wrapper
     assert host.file(f"/opt/pnpm/versions/{version}/package.json").exists
     # The optional WebTorrent stack (node-datachannel needs github.com) is left out.
     assert host.file(f"{release}/node_modules/.pnpm").is_directory
