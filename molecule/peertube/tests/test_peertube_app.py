@@ -307,7 +307,12 @@ def test_code_is_read_only_to_the_service(host):
 
 def test_native_module_was_built_or_fetched_for_this_node(host):
     release = f"{TOP}/versions/peertube-v{VERSION}"
-    found = host.run(f"ls {release}/node_modules/bcrypt/lib/binding/*/bcrypt_lib.node")
+    # bcrypt 5 (PeerTube <= 7.x) builds or fetches lib/binding/; bcrypt 6 (8.x) ships N-API prebuilds in its
+    # npm package.
+    found = host.run(
+        f"ls {release}/node_modules/bcrypt/lib/binding/*/bcrypt_lib.node "
+        f"|| ls {release}/node_modules/bcrypt/prebuilds/linux-x64/bcrypt.glibc.node"
+    )
     assert found.rc == 0, found.stderr
     unit = host.file("/etc/systemd/system/peertube.service").content_string
     node = re.search(r"^ExecStart=(\S+/node) ", unit, re.M).group(1)
