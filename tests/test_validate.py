@@ -48,7 +48,12 @@ BAD = [
     ("provided-without-files", {"chaton_tls": "provided"}, "proxy_provided_certificate"),
     ("site-without-content", {"proxy_sites_custom": [{"name": "www.example.org"}]}, "proxy_sites_custom"),
     ("sites-not-a-list", {"proxy_sites_custom": "www.example.org"}, "proxy_sites_custom"),
-    ("peertube-empty-checksum", {"peertube_enabled": True, "peertube_checksum": ""}, "peertube_checksum"),
+    ("peertube-bad-checksum", {"peertube_enabled": True, "peertube_checksum": "sha256:f2e7"}, "peertube_checksum"),
+    (
+        "peertube-no-checksum-no-key",
+        {"peertube_enabled": True, "peertube_checksum": "", "peertube_signing_fingerprint": "583A612D890159BE"},
+        "peertube_signing_fingerprint",
+    ),
     ("port-above-65535", {"ethercalc_enabled": True, "ethercalc_port": 80000}, "ethercalc_port"),
     ("port-zero", {"peertube_enabled": True, "peertube_live_rtmp_port": 0}, "peertube_live_rtmp_port"),
     ("sshd-port-words", {"common_sshd_port": "ssh"}, "common_sshd_port"),

@@ -394,6 +394,13 @@ def restore(
 @app.command()
 def demo(
     release: Annotated[str, typer.Option(help="Debian release of the container (12 or 13).")] = "12",
+    peertube_build: Annotated[
+        str,
+        typer.Option(
+            help="PeerTube build inside CHATON_ARTIFACT_MIRROR, pinned by its SHA256SUMS line "
+            "(default: the newest test-builds/peertube-v*.tar.xz there)."
+        ),
+    ] = "",
 ) -> None:
     """Deploy a whole CHATONS host into a local systemd container and print its URLs (what `make demo` runs).
 
@@ -403,9 +410,15 @@ def demo(
     from chaton import operate
 
     directory = d.demo_dir() / "inventory"
+    build = d.peertube_test_build(peertube_build)
+    if peertube_build and not build:
+        console.print(f"[red]{peertube_build}: no such PeerTube build in CHATON_ARTIFACT_MIRROR's SHA256SUMS[/red]")
+        raise typer.Exit(2)
     d.ensure_container(release, console.print)
-    services = d.available_services(console.print)
-    inventory = d.write_inventory(directory, services)
+    services = d.available_services(console.print, build)
+    if build and "peertube" in services:
+        console.print(f"PeerTube {build['peertube_version']}: the build {build['peertube_mirror_path']} of the mirror")
+    inventory = d.write_inventory(directory, services, build if "peertube" in services else None)
     d.apply_container_quirks(inventory)
     console.print(f"demo inventory: {directory}")
     result = operate.deploy(inventory, console)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -25,11 +26,14 @@ def mirror() -> Path | None:
     return Path(value).resolve() if value else None
 
 
-def unavailable_line(name: str, command: str, root: Path | None = None) -> str | None:
-    """Why a service cannot be deployed here (a file neither in the mirror nor downloadable), or None."""
+def unavailable_line(name: str, command: str, root: Path | None = None, provided: tuple = ()) -> str | None:
+    """Why a service cannot be deployed here (a file neither in the mirror nor downloadable), or None.
+
+    ``provided``: the pins (variable names) the demo replaces by files of its own, such as a PeerTube build.
+    """
     from chaton import mirror as pins
 
-    missing = pins.unavailable(name, mirror(), root)
+    missing = [pin for pin in pins.unavailable(name, mirror(), root) if pin.variable not in provided]
     if not missing:
         return None
     return (
@@ -39,11 +43,42 @@ def unavailable_line(name: str, command: str, root: Path | None = None) -> str |
     )
 
 
-def available_services(log) -> list[str]:
+def peertube_test_build(path: str = "") -> dict:
+    """Group variables pinning PeerTube to a build in the mirror (its SHA256SUMS line), or {} without one.
+
+    ``path`` is the build inside the mirror; by default the newest ``test-builds/peertube-v*.tar.xz`` listed.
+    """
+    base = mirror()
+    sums_file = base / "SHA256SUMS" if base else None
+    if not sums_file or not sums_file.is_file():
+        return {}
+    sums = {}
+    for line in sums_file.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line.split(None, 1)
+            sums[name.strip().lstrip("*")] = digest
+    pattern = re.compile(r"(?:.*/)?peertube-v(\d+)\.(\d+)\.(\d+)\.tar\.xz")
+    builds = sorted(
+        (tuple(int(n) for n in m.groups()), name)
+        for name in sums
+        if (m := pattern.fullmatch(name)) and (path == name or (not path and name.startswith("test-builds/")))
+    )
+    if not builds or not (base / builds[-1][1]).is_file():
+        return {}
+    version, name = builds[-1]
+    return {
+        "peertube_version": ".".join(map(str, version)),
+        "peertube_checksum": f"sha256:{sums[name]}",
+        "peertube_mirror_path": name,
+    }
+
+
+def available_services(log, peertube_build: dict | None = None) -> list[str]:
     """Services whose upstream artifacts can be had here; the others get one line saying why and how."""
     chosen = []
     for name in specs.services():
-        line = unavailable_line(name, "make demo")
+        provided = ("peertube_url",) if name == "peertube" and peertube_build else ()
+        line = unavailable_line(name, "make demo", provided=provided)
         if line:
             log(line)
             continue
@@ -79,7 +114,7 @@ def extra_ca_certificates() -> list[str]:
     return sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))
 
 
-def write_inventory(directory: Path, services: list[str]) -> Path:
+def write_inventory(directory: Path, services: list[str], overrides: dict | None = None) -> Path:
     hosts = {"chaton": {"hosts": {CONTAINER: {"ansible_connection": "community.docker.docker"}}}}
     group_vars = {
         "chaton_name": "Chatons de démonstration",
@@ -93,6 +128,7 @@ def write_inventory(directory: Path, services: list[str]) -> Path:
         "chaton_extra_ca_certificates": extra_ca_certificates(),
         "chaton_status_address": "127.0.0.1",
         **{f"{name}_enabled": True for name in services},
+        **(overrides or {}),
     }
     if mirror():
         group_vars["chaton_artifact_mirror"] = str(mirror())

@@ -307,10 +307,29 @@ def test_code_is_read_only_to_the_service(host):
 
 def test_native_module_was_built_or_fetched_for_this_node(host):
     release = f"{TOP}/versions/peertube-v{VERSION}"
-    found = host.run(f"ls {release}/node_modules/bcrypt/lib/binding/*/bcrypt_lib.node")
+    # bcrypt 5 (PeerTube <= 7.x) builds or fetches lib/binding/; bcrypt 6 (8.x) ships N-API prebuilds in its
+    # npm package.
+    found = host.run(
+        f"ls {release}/node_modules/bcrypt/lib/binding/*/bcrypt_lib.node "
+        f"|| ls {release}/node_modules/bcrypt/prebuilds/linux-x64/bcrypt.glibc.node"
+    )
     assert found.rc == 0, found.stderr
-    check = host.run(f"cd {release} && node -e \"require('bcrypt').hash('x', 4).then(h => console.log(h.length))\"")
+    unit = host.file("/etc/systemd/system/peertube.service").content_string
+    node = re.search(r"^ExecStart=(\S+/node) ", unit, re.M).group(1)
+    check = host.run(f"cd {release} && {node} -e \"require('bcrypt').hash('x', 4).then(h => console.log(h.length))\"")
     assert check.stdout.strip() == "60", check.stderr
+
+
+def test_installed_with_the_pnpm_the_release_names_without_optional_packages(host):
+    release = f"{TOP}/versions/peertube-v{VERSION}"
+    declared = json.loads(host.file(f"{release}/package.json").content_string)["packageManager"]
+    version = declared.split("@", 1)[1].split("+", 1)[0]
+    wrapper = host.file("/var/lib/peertube-build/bin/pnpm").content_string
+    assert f"bin=/opt/pnpm/versions/{version}/bin" in wrapper
+    assert host.file(f"/opt/pnpm/versions/{version}/package.json").exists
+    # The optional WebTorrent stack (node-datachannel needs github.com) is left out.
+    assert host.file(f"{release}/node_modules/.pnpm").is_directory
+    assert host.check_output(f"find {release}/node_modules/.pnpm -maxdepth 1 -name 'node-datachannel@*'") == ""
 
 
 def test_unit_exposure_is_at_most_2(host):

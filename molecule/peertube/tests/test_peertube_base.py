@@ -42,7 +42,13 @@ def test_check_mode_reports_no_change_on_converged_host():
     assert_check_mode_clean()
 
 
-def test_node_is_debians_own(host):
+def test_node_is_the_one_peertube_needs(host, app_installed):
+    if app_installed:
+        # PeerTube 8.x runs on the Node.js 24 of the nodejs block, the binary its unit starts.
+        unit = host.file("/etc/systemd/system/peertube.service").content_string
+        node = re.search(r"^ExecStart=(\S+/node) ", unit, re.M).group(1)
+        assert re.match(r"v24\.", host.check_output(f"{node} --version"))
+        return
     release = host.system_info.release.split(".")[0]
     expected = {"12": "18", "13": "20"}[release]
     assert re.match(rf"v{expected}\.", host.check_output("/usr/bin/node --version"))
