@@ -78,7 +78,12 @@ def load(path: Path) -> Inventory:
     path = Path(path)
     hosts_file = path / "hosts.yml" if path.is_dir() else path
     if not hosts_file.is_file():
-        raise InventoryError(hosts_file, "does not exist", "run `chaton init` to create an inventory, or give its path")
+        raise InventoryError(
+            hosts_file,
+            "is not an inventory (no such file)" if not path.exists() else "does not exist",
+            "give the inventory's directory, the one holding hosts.yml (inventories/mine, demo/inventory), "
+            "or create one with `chaton init`",
+        )
     data = _load_yaml(hosts_file) or {}
     found: dict[str, tuple[dict, list[str]]] = {}
     for group, content in data.items():
