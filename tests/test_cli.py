@@ -279,3 +279,32 @@ def test_the_demo_inventory_passes_chaton_check(tmp_path):
     group = yaml.safe_load((inventory.parent / "group_vars" / "all" / "demo.yml").read_text())
     assert group["chaton_public_https_port"] == demo.HTTPS_PORT
     assert group["chaton_status_address"] == "127.0.0.1"
+
+
+def test_skipped_lines_are_never_cut(monkeypatch, tmp_path):
+    """The demo's and the harness's SKIPPED lines stay one line each, however narrow the terminal."""
+    import io
+
+    from rich.console import Console
+
+    from chaton import cli, demo
+
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=60))
+    monkeypatch.setenv("CHATON_ARTIFACT_MIRROR", str(tmp_path))
+    chosen = demo.available_services(cli.say)
+    skipped = out.getvalue().splitlines()
+    assert skipped and len(skipped) + len(chosen) == len(demo.specs.services())
+    assert all(line.startswith("SKIPPED ") and line.endswith("make demo") for line in skipped), skipped
+
+
+def test_deploy_names_a_variables_file_that_is_not_a_mapping(tmp_path):
+    """Ansible would stop on "failed to combine variables"; chaton says which file and how to write it."""
+    inventory = write_inventory(tmp_path / "inv", GOOD)
+    broken = inventory.parent / "group_vars" / "all" / "vars.yml"
+    broken.write_text("- chaton_domain: example.org\n")
+    result = runner.invoke(app, ["deploy", str(inventory.parent)])
+    assert result.exit_code == 2, result.output
+    assert f"{broken}: holds a list, not a mapping of variables" in result.output
+    assert "write one 'variable: value' per line" in result.output
+    assert "Traceback" not in result.output and "combine" not in result.output

@@ -183,6 +183,21 @@ def test_gate_refuses_secrets_readable_by_others(tmp_path):
     assert run_playbook(ROOT / "playbooks" / "validate.yml", inventory).returncode == 0
 
 
+def test_site_names_a_variables_file_that_is_not_a_mapping(tmp_path):
+    """Not Ansible's "failed to combine variables": the file, what is wrong and the fix, as chaton check says it."""
+    from chaton import checks
+
+    inventory = _inventory(tmp_path, {})
+    broken = inventory.parent / "group_vars" / "all" / "vars.yml"
+    broken.write_text("- chaton_domain: example.org\n")
+    result = run_playbook(ROOT / "site.yml", inventory, "--check")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    [finding] = checks.run(inventory.parent, offline=True, ansible=False)
+    assert f"{finding.file}: {finding.message}. Fix: {finding.fix}" in output, output[-3000:]
+    assert "combine" not in output
+
+
 def test_bad_case_count():
     print(f"\n{len(BAD)} bad inventories checked")
     assert len(BAD) >= 25

@@ -44,6 +44,11 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
+def say(line: str) -> None:
+    """One line of progress, never cut over two lines (SKIPPED ... lines are read and copied as they are)."""
+    console.print(line, highlight=False, soft_wrap=True)
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"chaton {__version__}")
@@ -269,19 +274,24 @@ def _status(
     return 0 if all(r.healthy for r in rows) else 1
 
 
+# status and audit: where the host answers HTTPS, and which CA signs its certificates.
+PortOption = Annotated[
+    int | None, typer.Option(help="HTTPS port; default: the inventory's chaton_public_https_port (443).")
+]
+CafileOption = Annotated[
+    str | None,
+    typer.Option(help="CA bundle to verify the certificates with; default: the host's own CA if it has one."),
+]
+
+
 @app.command()
 def status(
     inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
     address: Annotated[
         str | None, typer.Option(help="Connect to this address instead of the names' DNS (before DNS is set up).")
     ] = None,
-    port: Annotated[
-        int | None, typer.Option(help="HTTPS port; default: the inventory's chaton_public_https_port (443).")
-    ] = None,
-    cafile: Annotated[
-        str | None,
-        typer.Option(help="CA bundle to verify the certificates with; default: the host's own CA if it has one."),
-    ] = None,
+    port: PortOption = None,
+    cafile: CafileOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Health of each enabled service over HTTPS, its certificate's expiry. Non-zero exit when unhealthy.
@@ -301,13 +311,8 @@ def audit(
         Path | None, typer.Option(help="Markdown report to write; default: audit-<host>.md in the inventory.")
     ] = None,
     address: Annotated[str | None, typer.Option(help="Connect to this address instead of the names' DNS.")] = None,
-    port: Annotated[
-        int | None, typer.Option(help="HTTPS port; default: the inventory's chaton_public_https_port (443).")
-    ] = None,
-    cafile: Annotated[
-        str | None,
-        typer.Option(help="CA bundle to verify the certificates with; default: the host's own CA if it has one."),
-    ] = None,
+    port: PortOption = None,
+    cafile: CafileOption = None,
     host_checks: Annotated[
         bool, typer.Option(help="Also check backups and log retention on the host, through Ansible.")
     ] = True,
@@ -447,8 +452,8 @@ def demo(
     from chaton import operate
 
     directory = d.demo_dir() / "inventory"
-    d.ensure_container(release, console.print)
-    services = d.available_services(lambda line: console.print(line, highlight=False, soft_wrap=True))
+    d.ensure_container(release, say)
+    services = d.available_services(say)
     inventory = d.write_inventory(directory, services)
     d.apply_container_quirks(inventory)
     console.print(f"demo inventory: {directory}")
@@ -468,7 +473,7 @@ def demo(
     console.print(f"The certificates come from the demo's own CA: trust {ca} to silence the browser warning.")
     console.print(f"Credentials of the services: {directory / 'secrets' / d.CONTAINER}/ (mode 0600 files).")
     for line in d.next_steps(directory, services):
-        console.print(line, highlight=False, soft_wrap=True)
+        say(line)
     console.print(f"Stop it with: docker rm -f {d.CONTAINER}")
     raise typer.Exit(code)
 
@@ -521,7 +526,7 @@ def harness_test(
 
     root = project_root()
     names = scenarios or sc.available(root)
-    results = sc.run(root, names, jobs=jobs, log=console.print)
+    results = sc.run(root, names, jobs=jobs, log=say)
     table = Table(title="Molecule scenarios")
     for col in ("scenario", "debian", "result", "seconds", "skipped"):
         table.add_column(col)

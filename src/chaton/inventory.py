@@ -49,10 +49,15 @@ def _load_yaml(path: Path) -> dict | None:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InventoryError(
-            path, f"holds a {type(data).__name__}, not a mapping of variables", "write one 'variable: value' per line"
-        )
+        raise not_a_mapping(path, data)
     return data
+
+
+def not_a_mapping(path: Path, data: object) -> InventoryError:
+    """A variables file whose top level is not a mapping (also what site.yml says: plugins/vars)."""
+    kinds = ((list, "list"), (str, "string"), (bool, "boolean"), (int, "number"), (float, "number"))
+    kind = next((name for base, name in kinds if isinstance(data, base)), type(data).__name__)
+    return InventoryError(path, f"holds a {kind}, not a mapping of variables", "write one 'variable: value' per line")
 
 
 def _var_files(base: Path, name: str) -> list[Path]:
