@@ -76,6 +76,12 @@ def test_the_demo_inventory_works_as_printed(demo_host, tmp_path):
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         assert words in page and "Let\u2019s Encrypt" not in page
+    organization = subprocess.run(
+        ["curl", "-sSf", "--cacert", str(ca), "--resolve", f"chaton.localhost:{port}:127.0.0.1",
+         f"https://chaton.localhost:{port}/.well-known/chatonsinfos/organization.properties"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"organization.website = https://chaton.localhost:{port}/" in organization
     report = tmp_path / "audit.md"
     runner.invoke(app, ["audit", str(inventory.parent), "--no-host-checks", "--report", str(report)])
     text = report.read_text()

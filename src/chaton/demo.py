@@ -119,7 +119,7 @@ def next_steps(directory: Path, services: list[str]) -> list[str]:
         "--host",
         CONTAINER,
         "--name",
-        "Chatons d'essai",
+        "Mes Chatons",
         "--domain",
         DOMAIN,
         "--email",
