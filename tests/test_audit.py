@@ -125,10 +125,12 @@ def test_old_archive_fails_and_report_is_markdown():
         "configs": "host.yaml",
         "last_archive": "2026-11-20T10:00:00",
     }
-    audit.audit_host(report, facts, Host("h", {}), 48, dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC))
+    now = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+    audit.audit_host(report, facts, Host("h", {}), 48, now, "inventories/mine")
     failed = [c.name for c in report.checks if not c.ok]
     assert "an archive younger than 48 h" in failed
     md = report.markdown()
     assert md.startswith(f"# Audit of {DOMAIN}")
     assert "| **FAIL** | backups |" in md
-    assert "Fix: run chaton backup h" in md
+    # The fix names the inventory (what `chaton backup` takes), never the host.
+    assert "Fix: run chaton backup inventories/mine " in md

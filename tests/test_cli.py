@@ -8,7 +8,7 @@ import stat
 import pytest
 import yaml
 from conftest import inventory_with, write_inventory
-from test_validate import BAD, GOOD
+from test_validate import BAD, GATE_BAD, GOOD
 from typer.testing import CliRunner
 
 from chaton.cli import app
@@ -39,7 +39,7 @@ CLI_BAD = [
     ("hsts-not-a-number", {"proxy_hsts_max_age": "two years"}, "proxy_hsts_max_age"),
     ("gzip-not-a-boolean", {"proxy_gzip_enabled": "maybe"}, "proxy_gzip_enabled"),
     ("admin-state-unknown", {"common_admin_users": [{"name": "camille", "state": "gone"}]}, "common_admin_users"),
-    ("host-too-small", {"chaton_host_memory_mb": 256}, "chaton_host_memory_mb"),
+    ("host-too-small", {"chaton_host_memory_mb": 256, "common_swap_size_mb": 0}, "chaton_host_memory_mb"),
     ("disk-too-small", {"chaton_host_disk_mb": 500}, "chaton_host_disk_mb"),
     ("port-clash", {"ethercalc_enabled": True, "etherpad_enabled": True, "ethercalc_port": 9001}, "port 9001"),
     (
@@ -47,7 +47,6 @@ CLI_BAD = [
         {"ethercalc_enabled": True, "framadate_enabled": True, "framadate_domain": "calc.chatons.example.org"},
         "calc.chatons.example.org is also",
     ),
-    ("too-small-for-services", {"etherpad_enabled": True, "chaton_host_memory_mb": 700}, "disable etherpad"),
     ("service-switch-not-boolean", {"etherpad_enabled": "yes please"}, "etherpad_enabled"),
     ("block-variable-typo", {"mail_relay_hots": "smtp.example.org"}, "mail_relay_hots"),
 ]
@@ -143,7 +142,7 @@ def test_check_rejects_a_missing_inventory(tmp_path):
     assert "chaton init" in result.output
 
 
-ALL_BAD = BAD + CLI_BAD
+ALL_BAD = BAD + GATE_BAD + CLI_BAD
 
 
 @pytest.mark.parametrize(("case", "changes", "expected"), ALL_BAD, ids=[c[0] for c in ALL_BAD])
@@ -152,7 +151,9 @@ def test_check_rejects_bad_inventory(tmp_path, case, changes, expected):
     assert result.exit_code == 1, f"{case} was accepted:\n{result.output}"
     report = json.loads(result.output)
     assert not report["ok"]
-    text = json.dumps(report["findings"])
+    text = json.dumps(report["findings"]) + "\n".join(
+        f"{f['variable']}: {f['message']}. Fix: {f['fix']}" for f in report["findings"]
+    )
     assert expected in text, text
 
 
@@ -160,3 +161,150 @@ def test_bad_inventory_count():
     count = len(ALL_BAD) + 2  # plus the not-a-mapping and missing-inventory cases
     print(f"\nchaton check rejects {count} bad inventories")
     assert count >= 30
+
+
+def test_init_always_creates_the_secrets_folder(tmp_path):
+    """Without --connection, and into a directory that already exists: secrets/ is there, mode 0700."""
+    for target in (tmp_path / "new", tmp_path / "existing"):
+        if target.name == "existing":
+            target.mkdir()
+        result = runner.invoke(app, ["init", str(target), *INIT])
+        assert result.exit_code == 0, result.output
+        assert (target / "secrets").is_dir()
+        assert stat.S_IMODE((target / "secrets").stat().st_mode) == 0o700
+
+
+def test_deploy_runs_the_checks_first_and_changes_nothing(tmp_path):
+    """A typo'd variable stops `chaton deploy` before any connection (the host 203.0.113.10 is never reached)."""
+    inventory = inventory_with(tmp_path, GOOD, {"chaton_domian": "example.org"})
+    result = runner.invoke(app, ["deploy", str(inventory.parent)])
+    assert result.exit_code == 1, result.output
+    assert "did you mean chaton_domain?" in result.output
+    assert "Nothing was changed" in result.output
+    assert "deploying" not in result.output
+
+
+def test_deploy_refuses_secrets_readable_by_others(tmp_path):
+    inventory = inventory_with(tmp_path, GOOD, {})
+    secrets = inventory.parent / "group_vars" / "all" / "secrets.yml"
+    secrets.write_text("---\netherpad_db_password: correct-horse-battery-staple\n")
+    secrets.chmod(0o644)
+    result = runner.invoke(app, ["deploy", str(inventory.parent)])
+    assert result.exit_code == 1
+    assert "chmod 600" in result.output and "mode 0644" in result.output
+
+
+def test_check_says_what_it_did_not_check(tmp_path):
+    inventory = inventory_with(tmp_path, GOOD, {})
+    result = runner.invoke(app, ["check", str(inventory.parent), "--offline"])
+    assert result.exit_code == 0, result.output
+    assert "memory not checked" in result.output and "disk not checked" in result.output
+    sized = runner.invoke(
+        app, ["check", str(inventory.parent), "--offline", "--memory-mb", "2048", "--disk-mb", "9000"]
+    )
+    assert sized.exit_code == 0 and "not checked" not in sized.output
+
+
+def test_check_names_the_option_a_size_came_from(tmp_path):
+    inventory = inventory_with(tmp_path, GOOD, {"etherpad_enabled": True, "common_swap_size_mb": 0})
+    result = runner.invoke(app, ["check", str(inventory.parent), "--offline", "--json", "--memory-mb", "512"])
+    assert result.exit_code == 1
+    finding = next(f for f in json.loads(result.output)["findings"] if f["variable"] == "chaton_host_memory_mb")
+    assert finding["file"] == "--memory-mb"
+
+
+def test_documented_host_size_variables_are_known(tmp_path):
+    """docs/volunteer tells volunteers to set chaton_host_memory_mb and chaton_host_disk_mb."""
+    inventory = inventory_with(tmp_path, GOOD, {"chaton_host_memory_mb": 2048, "chaton_host_disk_mb": 20000})
+    result = runner.invoke(app, ["check", str(inventory.parent), "--offline"])
+    assert result.exit_code == 0, result.output
+    assert "passes every check" in result.output and "not checked" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["backup", "chaton-demo"],
+        ["backup", "chaton-demo", "--list"],
+        ["restore", "chaton-demo", "--service", "etherpad"],
+        ["status", "chaton-demo"],
+        ["audit", "chaton-demo"],
+        ["deploy", "chaton-demo"],
+    ],
+    ids=lambda c: "-".join(c[:1]),
+)
+def test_a_host_name_where_an_inventory_is_expected_is_one_clear_line(command):
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert "chaton-demo: is not an inventory" in result.output
+    assert "give the inventory's directory" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_help_shows_no_type_beside_flags():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    assert "--version" in result.output and "<bool>" not in result.output
+    init = runner.invoke(app, ["init", "--help"], env={"COLUMNS": "100"})
+    assert "<bool>" not in init.output and "<str>" in init.output
+
+
+def test_demo_commands_run_as_printed(tmp_path, monkeypatch):
+    """The demo's "inventory of your own" command needs no prompt, and its inventory passes the checks."""
+    import shlex
+
+    from chaton import demo
+
+    monkeypatch.chdir(tmp_path)
+    lines = demo.next_steps(tmp_path / "demo" / "inventory", ["etherpad"])
+    assert "chaton status demo/inventory" in lines[0]
+    assert "chaton audit demo/inventory" in lines[1]
+    command = shlex.split(lines[2].split(": ", 1)[1])
+    assert command[:2] == ["chaton", "init"]
+    result = runner.invoke(app, command[1:], input="")  # a prompt would read an empty answer and fail
+    assert result.exit_code == 0, result.output
+    assert "Association name" not in result.output
+    check = runner.invoke(app, ["check", command[2], "--offline"])
+    assert check.exit_code == 0, check.output
+
+
+def test_the_demo_inventory_passes_chaton_check(tmp_path):
+    from chaton import demo
+
+    inventory = demo.write_inventory(tmp_path / "inventory", services=["etherpad", "ethercalc"])
+    result = runner.invoke(app, ["check", str(inventory.parent), "--offline", "--json"])
+    assert result.exit_code == 0, result.output
+    group = yaml.safe_load((inventory.parent / "group_vars" / "all" / "demo.yml").read_text())
+    assert group["chaton_public_https_port"] == demo.HTTPS_PORT
+    assert group["chaton_status_address"] == "127.0.0.1"
+
+
+def test_skipped_lines_are_never_cut(monkeypatch, tmp_path):
+    """The demo's and the harness's SKIPPED lines stay one line each, however narrow the terminal."""
+    import io
+
+    from rich.console import Console
+
+    from chaton import cli, demo
+
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=60))
+    monkeypatch.setenv("CHATON_ARTIFACT_MIRROR", str(tmp_path))
+    chosen = demo.available_services(cli.say)
+    skipped = out.getvalue().splitlines()
+    assert skipped and len(skipped) + len(chosen) == len(demo.specs.services())
+    assert all(line.startswith("SKIPPED ") and line.endswith("make demo") for line in skipped), skipped
+
+
+def test_deploy_names_a_variables_file_that_is_not_a_mapping(tmp_path):
+    """Ansible would stop on "failed to combine variables"; chaton says which file and how to write it."""
+    inventory = write_inventory(tmp_path / "inv", GOOD)
+    broken = inventory.parent / "group_vars" / "all" / "vars.yml"
+    broken.write_text("- chaton_domain: example.org\n")
+    result = runner.invoke(app, ["deploy", str(inventory.parent)])
+    assert result.exit_code == 2, result.output
+    assert f"{broken}: holds a list, not a mapping of variables" in result.output
+    assert "write one 'variable: value' per line" in result.output
+    assert "Traceback" not in result.output and "combine" not in result.output

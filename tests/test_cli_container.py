@@ -44,12 +44,49 @@ def test_deploy_shows_progress_and_summary_then_status_is_healthy(demo_host):
     assert "Deployed" in deployed.output
     ca = inventory.parent / "secrets" / demo.CONTAINER / "ca.crt"
     assert ca.is_file()
-    status = runner.invoke(
-        app, ["status", str(inventory.parent), "--port", str(demo.HTTPS_PORT), "--cafile", str(ca), "--json"]
-    )
+    status = runner.invoke(app, ["status", str(inventory.parent), "--json"])
     assert status.exit_code == 0, status.output
     assert '"healthy": true' in status.output
     assert "chaton.localhost" in status.output
+
+
+def test_the_demo_inventory_works_as_printed(demo_host, tmp_path):
+    """`chaton check`/`status`/`audit <inventory>` with no option, as the demo prints them; the port is kept."""
+    from chaton.cli import app
+
+    demo, inventory = demo_host
+    port = demo.HTTPS_PORT
+    check = runner.invoke(app, ["check", str(inventory.parent)])
+    assert check.exit_code == 0, check.output
+    status = runner.invoke(app, ["status", str(inventory.parent), "--json"])
+    assert status.exit_code == 0, status.output
+    assert f"https://chaton.localhost:{port}/" in status.output
+    redirect = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{redirect_url}", "-H", "Host: chaton.localhost",
+         f"http://127.0.0.1:{demo.HTTP_PORT}/fr/about.html"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert redirect.stdout == f"https://chaton.localhost:{port}/fr/about.html"
+    ca = inventory.parent / "secrets" / demo.CONTAINER / "ca.crt"
+    own_ca = {"en": "this host\u2019s own certificate authority", "fr": "l\u2019autorit\u00e9 de certification"}
+    for lang, words in own_ca.items():
+        page = subprocess.run(
+            ["curl", "-sSf", "--cacert", str(ca), "--resolve", f"chaton.localhost:{port}:127.0.0.1",
+             f"https://chaton.localhost:{port}/{lang}/about.html"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert words in page and "Let\u2019s Encrypt" not in page
+    organization = subprocess.run(
+        ["curl", "-sSf", "--cacert", str(ca), "--resolve", f"chaton.localhost:{port}:127.0.0.1",
+         f"https://chaton.localhost:{port}/.well-known/chatonsinfos/organization.properties"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"organization.website = https://chaton.localhost:{port}/" in organization
+    report = tmp_path / "audit.md"
+    runner.invoke(app, ["audit", str(inventory.parent), "--no-host-checks", "--report", str(report)])
+    text = report.read_text()
+    assert f"https://chaton.localhost:{port}/" in text
+    assert "https://chaton.localhost/" not in text
 
 
 def test_status_fails_when_a_service_is_down(demo_host):
@@ -58,10 +95,7 @@ def test_status_fails_when_a_service_is_down(demo_host):
     demo, inventory = demo_host
     subprocess.run(["docker", "exec", demo.CONTAINER, "systemctl", "stop", "nginx"], check=True)
     try:
-        ca = inventory.parent / "secrets" / demo.CONTAINER / "ca.crt"
-        status = runner.invoke(
-            app, ["status", str(inventory.parent), "--port", str(demo.HTTPS_PORT), "--cafile", str(ca)]
-        )
+        status = runner.invoke(app, ["status", str(inventory.parent)])
         assert status.exit_code == 1
     finally:
         subprocess.run(["docker", "exec", demo.CONTAINER, "systemctl", "start", "nginx"], check=True)

@@ -65,6 +65,45 @@ BAD = [
 ]
 
 
+# Refused by the gate site.yml shares with `chaton check` (roles/chaton/filter_plugins/chaton_gate.py), with the
+# same message: argument_specs alone lets these through.
+GATE_BAD = [
+    ("boolean-as-string", {"proxy_gzip_enabled": "yes"}, "proxy_gzip_enabled: 'yes' is not of type 'boolean'"),
+    ("service-switch-as-string", {"etherpad_enabled": "yes"}, "etherpad_enabled: 'yes' is not of type 'boolean'"),
+    ("variable-near-a-known-one", {"chaton_domian": "example.org"}, "did you mean chaton_domain?"),
+    ("service-near-a-known-one", {"etherpadd_enabled": True}, "did you mean etherpad_enabled?"),
+    (
+        "two-services-one-name",
+        {"ethercalc_enabled": True, "framadate_enabled": True, "framadate_domain": "calc.chatons.example.org"},
+        "calc.chatons.example.org is also the name of ethercalc",
+    ),
+    ("ssh-on-https-port", {"common_sshd_port": 443}, "common_sshd_port: port 443 is also nginx's HTTPS port"),
+    ("ssh-on-http-port", {"common_sshd_port": 80}, "common_sshd_port: port 80 is also nginx's HTTP port"),
+    (
+        "ssh-on-rtmp-port",
+        {"peertube_enabled": True, "common_sshd_port": 1935},
+        "port 1935 is also common_sshd_port",
+    ),
+    ("acme-localhost", {"chaton_domain": "chaton.localhost"}, "Let's Encrypt can never issue a certificate"),
+    ("acme-dot-test", {"chaton_domain": "chatons.test"}, "ends in .test"),
+    (
+        "acme-service-on-ip",
+        {"etherpad_enabled": True, "etherpad_domain": "192.0.2.10"},
+        "192.0.2.10 is an IP address",
+    ),
+    (
+        "acme-service-single-label",
+        {"etherpad_enabled": True, "etherpad_domain": "pad"},
+        "pad is a single label",
+    ),
+    (
+        "host-too-small-without-swap",
+        {"etherpad_enabled": True, "chaton_host_memory_mb": 700, "common_swap_size_mb": 0},
+        "disable etherpad",
+    ),
+]
+
+
 def _inventory(tmp_path, changes):
     return inventory_with(tmp_path, GOOD, changes)
 
@@ -96,6 +135,72 @@ def test_site_refuses_bad_inventory_before_any_change(tmp_path, case, changes, e
     assert result.returncode != 0
     assert expected in output
     assert "changed=0" in output
+
+
+@pytest.mark.parametrize(("case", "changes", "expected"), GATE_BAD, ids=[c[0] for c in GATE_BAD])
+def test_gate_refuses_what_chaton_check_refuses(tmp_path, case, changes, expected):
+    """validate.yml (so site.yml) refuses it with the very line `chaton check` prints."""
+    from chaton import checks
+
+    inventory = _inventory(tmp_path, changes)
+    result = run_playbook(ROOT / "playbooks" / "validate.yml", inventory)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, f"{case} was accepted"
+    assert expected in output, output[-3000:]
+    cli = [f for f in checks.run(inventory.parent, offline=True, ansible=False) if f.level == "error"]
+    assert cli, f"chaton check accepts {case}"
+    for finding in cli:
+        assert f"{finding.message}. Fix: {finding.fix}" in output, output[-3000:]
+
+
+def test_site_refuses_a_string_boolean_before_any_change(tmp_path):
+    result = run_playbook(ROOT / "site.yml", _inventory(tmp_path, {"proxy_gzip_enabled": "yes"}), "--check")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "'yes' is not of type 'boolean'" in output
+    assert "changed=0" in output
+
+
+def test_gate_accepts_acme_names_of_a_private_acme_server(tmp_path):
+    """Molecule's pebble issues for chaton.test: only Let's Encrypt's directory makes such names unissuable."""
+    changes = {"chaton_domain": "chaton.test", "chaton_acme_directory": "https://127.0.0.1:14000/dir"}
+    result = run_playbook(ROOT / "playbooks" / "validate.yml", _inventory(tmp_path, changes))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_gate_counts_swap(tmp_path):
+    """700 MB and the automatic 2 GB of swap are enough for Etherpad, as the sizing advice says."""
+    changes = {"etherpad_enabled": True, "chaton_host_memory_mb": 700}
+    result = run_playbook(ROOT / "playbooks" / "validate.yml", _inventory(tmp_path, changes))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_gate_refuses_secrets_readable_by_others(tmp_path):
+    inventory = _inventory(tmp_path, {})
+    secrets = inventory.parent / "group_vars" / "all" / "secrets.yml"
+    secrets.write_text("---\netherpad_db_password: correct-horse-battery-staple\n")
+    secrets.chmod(0o644)
+    result = run_playbook(ROOT / "playbooks" / "validate.yml", inventory)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"{secrets}: holds secrets and others can read it (mode 0644). Fix: chmod 600 {secrets}" in output
+    secrets.chmod(0o600)
+    assert run_playbook(ROOT / "playbooks" / "validate.yml", inventory).returncode == 0
+
+
+def test_site_names_a_variables_file_that_is_not_a_mapping(tmp_path):
+    """Not Ansible's "failed to combine variables": the file, what is wrong and the fix, as chaton check says it."""
+    from chaton import checks
+
+    inventory = _inventory(tmp_path, {})
+    broken = inventory.parent / "group_vars" / "all" / "vars.yml"
+    broken.write_text("- chaton_domain: example.org\n")
+    result = run_playbook(ROOT / "site.yml", inventory, "--check")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    [finding] = checks.run(inventory.parent, offline=True, ansible=False)
+    assert f"{finding.file}: {finding.message}. Fix: {finding.fix}" in output, output[-3000:]
+    assert "combine" not in output
 
 
 def test_bad_case_count():

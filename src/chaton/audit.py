@@ -290,8 +290,8 @@ class Client:
             return False
 
 
-def _https(name: str, path: str = "/") -> str:
-    return f"https://{name}{path}"
+def _https(name: str, path: str = "/", port: int = 443) -> str:
+    return f"https://{name}{'' if port == 443 else f':{port}'}{path}"
 
 
 def audit_site(report: Report, client: Client, target: str, url: str, domain: str, *, csp_required: bool) -> None:
@@ -341,11 +341,11 @@ def audit_site(report: Report, client: Client, target: str, url: str, domain: st
 
 def audit_portal(report: Report, client: Client, domain: str, services: list[str]) -> None:
     target = "portal"
-    audit_site(report, client, target, _https(domain, "/"), domain, csp_required=True)
+    audit_site(report, client, target, _https(domain, "/", client.port), domain, csp_required=True)
     missing: dict[str, list[str]] = {}
     for lang in ("fr", "en"):
         for page in PORTAL_PAGES:
-            url = _https(domain, f"/{lang}/{page}.html")
+            url = _https(domain, f"/{lang}/{page}.html", client.port)
             try:
                 answer = client.get(url)
             except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
@@ -378,7 +378,7 @@ def audit_portal(report: Report, client: Client, domain: str, services: list[str
 
 def audit_chatonsinfos(report: Report, client: Client, domain: str, services: list[str]) -> None:
     target = "ChatonsInfos"
-    url = _https(domain, CHATONSINFOS_PATH)
+    url = _https(domain, CHATONSINFOS_PATH, client.port)
     try:
         answer = client.get(url)
     except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
@@ -496,7 +496,14 @@ def host_facts(
     return output, ""
 
 
-def audit_host(report: Report, facts: dict[str, str], host: Host, max_age_hours: int, now: dt.datetime) -> None:
+def audit_host(
+    report: Report,
+    facts: dict[str, str],
+    host: Host,
+    max_age_hours: int,
+    now: dt.datetime,
+    inventory: str = "<inventory>",
+) -> None:
     backup_on = host.vars.get("backup_enabled", True) is not False
     scheduled = facts.get("timer") == "enabled" and facts.get("timer_active") == "active"
     report.add(
@@ -521,7 +528,7 @@ def audit_host(report: Report, facts: dict[str, str], host: Host, max_age_hours:
         f"an archive younger than {max_age_hours} h",
         age is not None and age <= max_age_hours,
         f"latest archive {last} ({age:.1f} h ago)" if age is not None else "no archive found",
-        f"run chaton backup {host.name} and look at journalctl -u chaton-backup.service",
+        f"run chaton backup {inventory} and look at journalctl -u chaton-backup.service",
     )
     wanted = str(host.vars.get("chaton_log_retention_days", 14))
     journald = facts.get("journald", "")
@@ -540,7 +547,7 @@ def run(
     inv: Inventory,
     *,
     address: str | None = None,
-    port: int = 443,
+    port: int | None = None,
     cafile: str | None = None,
     host_checks: bool = True,
     max_backup_age_hours: int = 48,
@@ -551,7 +558,9 @@ def run(
     for host in inv.hosts.values():
         domain = str(host.vars.get("chaton_domain", ""))
         target = address or host.vars.get("chaton_status_address") or None
-        client = Client(str(target) if target else None, port, cafile)
+        from chaton.operate import host_cafile, public_port
+
+        client = Client(str(target) if target else None, port or public_port(host), cafile or host_cafile(inv, host))
         report = Report(host.name, domain, now.strftime("%Y-%m-%d %H:%M UTC"))
         services = checks.enabled_services(host)
         if host.vars.get("portal_enabled", True) is not False:
@@ -560,12 +569,19 @@ def run(
             report.add("portal", "portal published", False, "portal_enabled is false", "set portal_enabled: true")
         audit_tls(report, client, domain)
         for name in services:
-            audit_site(report, client, name, _https(checks.service_domain(host, name), "/"), domain, csp_required=False)
+            audit_site(
+                report,
+                client,
+                name,
+                _https(checks.service_domain(host, name), "/", client.port),
+                domain,
+                csp_required=False,
+            )
         if host_checks:
             facts, why = host_facts(inv, host, vault_password_file)
             if facts is None:
                 report.add("host", "host reachable through Ansible", False, why, "check the inventory's connection")
             else:
-                audit_host(report, facts, host, max_backup_age_hours, now)
+                audit_host(report, facts, host, max_backup_age_hours, now, str(inv.directory))
         reports.append(report)
     return reports

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +30,12 @@ class Finding:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def line(self) -> str:
+        """The finding on one line, as both gates print it (chaton check's table, site.yml's refusal)."""
+        where = f"{self.file}: " if self.file else ""
+        name = f"{self.variable}: " if self.variable else ""
+        return f"{where}{name}{self.message}. Fix: {self.fix}"
 
 
 def _file(host: Host, var: str, default: Path) -> str:
@@ -139,16 +147,33 @@ def check_required(inv: Inventory, host: Host) -> list[Finding]:
     return out
 
 
+# Ports nginx listens on for every visitor.
+PUBLISHED_PORTS = {80: "nginx's HTTP port", 443: "nginx's HTTPS port"}
+
+
 def check_collisions(inv: Inventory, host: Host) -> list[Finding]:
     out = []
-    seen_ports: dict[int, str] = {}
+    seen_ports: dict[int, str] = dict(PUBLISHED_PORTS)
     seen_domains: dict[str, str] = {}
+    ssh = host.vars.get("common_sshd_port", 22)
+    if isinstance(ssh, int) and not isinstance(ssh, bool):
+        if ssh in seen_ports:
+            out.append(
+                _error(
+                    inv,
+                    host,
+                    "common_sshd_port",
+                    f"port {ssh} is also {seen_ports[ssh]}",
+                    "give common_sshd_port a port nothing publishes (22, or 2222 for instance)",
+                )
+            )
+        seen_ports.setdefault(ssh, "common_sshd_port")
     for name in enabled_services(host):
         for var, spec in specs.load_role(name).options.items():
             if not var.endswith("_port"):
                 continue
             value = host.vars.get(var, spec.get("default"))
-            if isinstance(value, int):
+            if isinstance(value, int) and not isinstance(value, bool):
                 if value in seen_ports:
                     out.append(
                         _error(
@@ -176,41 +201,194 @@ def check_collisions(inv: Inventory, host: Host) -> list[Finding]:
     return out
 
 
-def check_resources(inv: Inventory, host: Host, memory_mb: int | None, disk_mb: int | None) -> list[Finding]:
+def swap_mb(host: Host, memory_mb: int) -> int:
+    """The swap role common gives the host: common_swap_size_mb, or its `auto` rule."""
+    value = host.vars.get("common_swap_size_mb", "auto")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    if value == "auto":
+        return 2048 if memory_mb < 2048 else 1024 if memory_mb < 8192 else 0
+    return 0
+
+
+def check_resources(
+    inv: Inventory, host: Host, memory_mb: int | None, disk_mb: int | None, *, note: bool = False
+) -> list[Finding]:
+    """Memory (swap counted) and disk against the enabled services' needs; `note` says when a size is unknown."""
     out = []
     base = specs.base_needs()
     wanted = {name: specs.services()[name] for name in enabled_services(host)}
     need_mem = base["memory_mb"] + sum(s.memory_mb for s in wanted.values())
     need_disk = base["disk_mb"] + sum(s.disk_mb for s in wanted.values())
+    mem_origin = "--memory-mb" if memory_mb else _file(host, "chaton_host_memory_mb", inv.path)
+    disk_origin = "--disk-mb" if disk_mb else _file(host, "chaton_host_disk_mb", inv.path)
     memory_mb = memory_mb or host.vars.get("chaton_host_memory_mb")
     disk_mb = disk_mb or host.vars.get("chaton_host_disk_mb")
-    origin = _file(host, "chaton_host_memory_mb", inv.path)
-    if isinstance(memory_mb, int) and memory_mb < need_mem:
-        biggest = sorted(wanted.values(), key=lambda s: s.memory_mb, reverse=True)
-        swap = ((need_mem - memory_mb) // 512 + 1) * 512
-        disable = f"disable {biggest[0].name} (about {biggest[0].memory_mb} MB)" if biggest else "use a bigger server"
+    if isinstance(memory_mb, int) and not isinstance(memory_mb, bool):
+        swap = swap_mb(host, memory_mb)
+        if memory_mb + swap < need_mem:
+            biggest = sorted(wanted.values(), key=lambda s: s.memory_mb, reverse=True)
+            more = ((need_mem - memory_mb) // 512 + 1) * 512
+            disable = (
+                f"disable {biggest[0].name} (about {biggest[0].memory_mb} MB)" if biggest else "use a bigger server"
+            )
+            out.append(
+                Finding(
+                    "error",
+                    host.name,
+                    mem_origin,
+                    "chaton_host_memory_mb",
+                    f"the host has {memory_mb} MB of memory and {swap} MB of swap; "
+                    f"the enabled services need about {need_mem} MB",
+                    f"{disable}, or give it {more} MB of swap (common_swap_size_mb: {more})",
+                )
+            )
+    elif note:
         out.append(
             Finding(
-                "error",
+                "note",
                 host.name,
-                origin,
+                str(inv.path),
                 "chaton_host_memory_mb",
-                f"the host has {memory_mb} MB of memory; the enabled services need about {need_mem} MB",
-                f"{disable}, or add {swap} MB of swap (common_swap_size_mb: {swap})",
+                f"memory not checked: the enabled services need about {need_mem} MB (swap counted)",
+                "give --memory-mb, or set chaton_host_memory_mb in group_vars/all/chaton.yml",
             )
         )
-    if isinstance(disk_mb, int) and disk_mb < need_disk:
+    if isinstance(disk_mb, int) and not isinstance(disk_mb, bool):
+        if disk_mb < need_disk:
+            out.append(
+                Finding(
+                    "error",
+                    host.name,
+                    disk_origin,
+                    "chaton_host_disk_mb",
+                    f"the host has {disk_mb} MB of free disk; the enabled services need about {need_disk} MB",
+                    "free disk space or disable a service",
+                )
+            )
+    elif note:
         out.append(
             Finding(
-                "error",
+                "note",
                 host.name,
-                origin,
+                str(inv.path),
                 "chaton_host_disk_mb",
-                f"the host has {disk_mb} MB of free disk; the enabled services need about {need_disk} MB",
-                "free disk space or disable a service",
+                f"disk not checked: the enabled services need about {need_disk} MB free",
+                "give --disk-mb, or set chaton_host_disk_mb in group_vars/all/chaton.yml",
             )
         )
     return out
+
+
+# Names no public certificate authority ever issues for (RFC 2606, 6761, 6762).
+RESERVED_TLDS = ("localhost", "test", "local", "example", "invalid", "internal", "lan", "home.arpa")
+PUBLIC_ACME = re.compile(r"^https://acme(-staging)?-v02\.api\.letsencrypt\.org/")
+DEFAULT_ACME = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+def unissuable(name: str) -> str | None:
+    """Why a public ACME server can never issue a certificate for `name`, or None."""
+    try:
+        ipaddress.ip_address(name)
+        return "is an IP address"
+    except ValueError:
+        pass
+    if "." not in name:
+        return "is a single label, not a public domain name"
+    for tld in RESERVED_TLDS:
+        if name == tld or name.endswith(f".{tld}"):
+            return f"ends in .{tld}, a name reserved for private use"
+    return None
+
+
+def check_acme_names(inv: Inventory, host: Host) -> list[Finding]:
+    """With chaton_tls: acme against Let's Encrypt, every name must be one it can issue for."""
+    if host.vars.get("chaton_tls", "acme") != "acme":
+        return []
+    if not PUBLIC_ACME.match(str(host.vars.get("chaton_acme_directory", DEFAULT_ACME))):
+        return []  # a private ACME server issues for the names it chooses
+    out = []
+    names = [("chaton_domain", host.vars.get("chaton_domain", ""))]
+    names += [(specs.services()[s].domain_var, service_domain(host, s)) for s in enabled_services(host)]
+    for var, name in names:
+        if not isinstance(name, str) or not name or TEMPLATED.search(name):
+            continue
+        why = unissuable(name)
+        if why:
+            out.append(
+                _error(
+                    inv,
+                    host,
+                    var,
+                    f"{name} {why}: Let's Encrypt can never issue a certificate for it (chaton_tls: acme)",
+                    "use a public domain name you own, or chaton_tls: selfsigned to try chaton out",
+                )
+            )
+            break
+    return out
+
+
+def secret_files(directory: Path) -> list[Path]:
+    """The inventory's files that hold secrets: secrets/ and any plain variables file setting a secret."""
+    secret_names = {v for role in specs.all_roles() for v in specs.load_role(role).secrets}
+    kept = directory / "secrets"
+    # Certificates and public keys kept beside the secrets are public.
+    found = (
+        sorted(p for p in kept.rglob("*") if p.is_file() and p.suffix not in (".crt", ".pub")) if kept.is_dir() else []
+    )
+    for kind in ("group_vars", "host_vars"):
+        for file in sorted((directory / kind).rglob("*")) if (directory / kind).is_dir() else []:
+            if not file.is_file() or file.suffix not in (".yml", ".yaml", ""):
+                continue
+            try:
+                text = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if text.startswith("$ANSIBLE_VAULT"):
+                continue
+            if file.name.startswith("secrets.") or any(re.search(rf"^{n}\s*:", text, re.M) for n in secret_names):
+                found.append(file)
+    return found
+
+
+def check_secret_modes(directory: Path, hostname: str) -> list[Finding]:
+    out = []
+    for file in secret_files(directory):
+        mode = stat.S_IMODE(file.stat().st_mode)
+        if mode & 0o077:
+            out.append(
+                Finding(
+                    "error",
+                    hostname,
+                    str(file),
+                    "",
+                    f"holds secrets and others can read it (mode {mode:04o})",
+                    f"chmod 600 {file}",
+                )
+            )
+    return out
+
+
+def inventory_findings(inv: Inventory, host: Host, *, secrets_checked: set[Path] | None = None) -> list[Finding]:
+    """Every check that needs no network: the one gate `chaton check`, `chaton deploy` and site.yml run."""
+    findings = check_variables(inv, host)
+    findings += check_required(inv, host)
+    findings += check_collisions(inv, host)
+    findings += check_acme_names(inv, host)
+    findings += check_resources(inv, host, None, None)
+    if secrets_checked is None or inv.directory not in secrets_checked:
+        findings += check_secret_modes(inv.directory, host.name)
+        if secrets_checked is not None:
+            secrets_checked.add(inv.directory)
+    return findings
+
+
+def gate(hostvars: dict, hostname: str, inventory_dir: str) -> list[str]:
+    """site.yml's gate: the same checks on the variables Ansible gives the host, one line per error."""
+    directory = Path(inventory_dir) if inventory_dir else Path.cwd()
+    inv = Inventory(path=directory, hosts={})
+    host = Host(hostname, dict(hostvars))
+    return [f.line() for f in inventory_findings(inv, host) if f.level == "error"]
 
 
 def check_dns(inv: Inventory, host: Host) -> list[Finding]:
@@ -271,11 +449,14 @@ def run(
     except InventoryError as exc:
         return [Finding("error", "-", str(exc.file), "", exc.message, exc.fix)]
     findings: list[Finding] = []
+    secrets_checked: set[Path] = set()
     for host in inv.hosts.values():
-        findings += check_variables(inv, host)
-        findings += check_required(inv, host)
-        findings += check_collisions(inv, host)
-        findings += check_resources(inv, host, memory_mb, disk_mb)
+        findings += [
+            f
+            for f in inventory_findings(inv, host, secrets_checked=secrets_checked)
+            if not f.variable.startswith("chaton_host_")
+        ]
+        findings += check_resources(inv, host, memory_mb, disk_mb, note=True)
         if not offline and host.vars.get("ansible_connection") not in ("local", "community.docker.docker"):
             findings += check_dns(inv, host)
     if ansible and not any(f.level == "error" for f in findings):

@@ -9,10 +9,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
 from chaton import __version__, project_root
+from chaton.inventory import InventoryError
+
+_option_type = typer.core.TyperOption.display_type_rich
+
+
+def _no_type_for_flags(self: typer.core.TyperOption, ctx) -> str | None:
+    """A flag (--help, --version, --force) takes no value: show no `<bool>` beside it."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _no_type_for_flags  # type: ignore[method-assign]
 
 # Wide enough for URLs when the output goes to a file or CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -36,6 +48,11 @@ mirror_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(mirror_app, name="mirror")
+
+
+def say(line: str) -> None:
+    """One line of progress, never cut over two lines (SKIPPED ... lines are read and copied as they are)."""
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -70,6 +87,21 @@ def collections(
 EXIT_HELP = "Exit code 0 only when everything passes."
 
 
+def _load(inventory: Path):
+    """The inventory, or one line saying what is wrong and how to fix it (exit 2), never a traceback."""
+    from chaton.inventory import load
+
+    try:
+        return load(inventory)
+    except InventoryError as exc:
+        _input_error(exc)
+
+
+def _input_error(exc: InventoryError):
+    console.print(f"[red]{exc.file}: {exc.message}[/red]. Fix: {exc.fix}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
 def _print_findings(findings, as_json: bool) -> int:
     errors = [f for f in findings if f.level == "error"]
     if as_json:
@@ -78,11 +110,18 @@ def _print_findings(findings, as_json: bool) -> int:
     if not findings:
         console.print("[green]The inventory passes every check.[/green]")
         return 0
+    if not errors and all(f.level == "note" for f in findings):
+        console.print("[green]The inventory passes every check[/green], except what was not checked:")
+        for f in findings:
+            console.print(f"  {f.message}; {f.fix}", highlight=False, soft_wrap=True)
+        return 0
     table = Table(title="chaton check")
     for col in ("level", "file", "variable", "problem", "fix"):
         table.add_column(col, overflow="fold")
     for f in findings:
         level = "[red]error[/red]" if f.level == "error" else f"[yellow]{f.level}[/yellow]"
+        if f.level == "note":
+            level = "note"
         table.add_row(level, f.file, f.variable, f.message, f.fix)
     console.print(table)
     console.print(f"{len(errors)} error(s)" if errors else "[green]no error[/green]")
@@ -200,8 +239,16 @@ def deploy(
 
     Example: chaton deploy inventories/mine --only etherpad
     """
-    from chaton import operate
+    from chaton import checks, operate
 
+    _load(inventory)
+    # The same gate as `chaton check` (site.yml runs it again on the host's variables), before any connection.
+    refused = [f for f in checks.run(inventory, offline=True, ansible=False) if f.level == "error"]
+    if refused:
+        for finding in refused:
+            console.print(f"[red]refused[/red] {finding.line()}", highlight=False, soft_wrap=True)
+        console.print(f"Nothing was changed. Fix the inventory, then run again: chaton deploy {inventory}")
+        raise typer.Exit(1)
     args = ["--vault-password-file", str(vault_password_file)] if vault_password_file else []
     result = operate.deploy(inventory, console, only=only, extra_args=args)
     if not result.ok:
@@ -218,14 +265,13 @@ def _status(
     *,
     title: str,
     as_json: bool = False,
-    port: int = 443,
+    port: int | None = None,
     cafile: str | None = None,
     address: str | None = None,
 ) -> int:
     from chaton import operate
-    from chaton.inventory import load
 
-    inv = load(inventory)
+    inv = _load(inventory)
     rows = operate.states(inv, address=address, port=port, cafile=cafile)
     if as_json:
         print(json.dumps([r.__dict__ for r in rows], indent=2))
@@ -234,14 +280,24 @@ def _status(
     return 0 if all(r.healthy for r in rows) else 1
 
 
+# status and audit: where the host answers HTTPS, and which CA signs its certificates.
+PortOption = Annotated[
+    int | None, typer.Option(help="HTTPS port; default: the inventory's chaton_public_https_port (443).")
+]
+CafileOption = Annotated[
+    str | None,
+    typer.Option(help="CA bundle to verify the certificates with; default: the host's own CA if it has one."),
+]
+
+
 @app.command()
 def status(
     inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
     address: Annotated[
         str | None, typer.Option(help="Connect to this address instead of the names' DNS (before DNS is set up).")
     ] = None,
-    port: Annotated[int, typer.Option(help="HTTPS port (443 on a real host).")] = 443,
-    cafile: Annotated[str | None, typer.Option(help="CA bundle to verify the certificates with.")] = None,
+    port: PortOption = None,
+    cafile: CafileOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Health of each enabled service over HTTPS, its certificate's expiry. Non-zero exit when unhealthy.
@@ -261,8 +317,8 @@ def audit(
         Path | None, typer.Option(help="Markdown report to write; default: audit-<host>.md in the inventory.")
     ] = None,
     address: Annotated[str | None, typer.Option(help="Connect to this address instead of the names' DNS.")] = None,
-    port: Annotated[int, typer.Option(help="HTTPS port (443 on a real host).")] = 443,
-    cafile: Annotated[str | None, typer.Option(help="CA bundle to verify the certificates with.")] = None,
+    port: PortOption = None,
+    cafile: CafileOption = None,
     host_checks: Annotated[
         bool, typer.Option(help="Also check backups and log retention on the host, through Ansible.")
     ] = True,
@@ -278,9 +334,8 @@ def audit(
     Example: chaton audit inventories/mine --report transparency/audit.md
     """
     from chaton import audit as a
-    from chaton.inventory import load
 
-    inv = load(inventory)
+    inv = _load(inventory)
     with console.status("auditing"):
         reports = a.run(
             inv,
@@ -309,9 +364,9 @@ def audit(
 
 def _backup_playbook(playbook: str, inventory: Path, extravars: dict, doing: str, again: str) -> list[str]:
     """Run a backup playbook with a spinner; return the lines its summary tasks printed."""
-    from chaton.inventory import load
     from chaton.runner import run_playbook
 
+    inv = _load(inventory)
     lines: list[str] = []
 
     def on_event(event: dict) -> None:
@@ -322,7 +377,7 @@ def _backup_playbook(playbook: str, inventory: Path, extravars: dict, doing: str
             lines.extend(f"{host}: {line}" for line in (msg if isinstance(msg, list) else [msg]) if line)
 
     with console.status(doing):
-        result = run_playbook(playbook, load(inventory).path, extravars=extravars, quiet=True, on_event=on_event)
+        result = run_playbook(playbook, inv.path, extravars=extravars, quiet=True, on_event=on_event)
     if not result.ok:
         for failure in result.failures:
             console.print(f"[red]FAILED[/red] on {failure.host}, task '{failure.task}': {failure.message}")
@@ -414,8 +469,8 @@ def demo(
     if peertube_build and not build:
         console.print(f"[red]{peertube_build}: no such PeerTube build in CHATON_ARTIFACT_MIRROR's SHA256SUMS[/red]")
         raise typer.Exit(2)
-    d.ensure_container(release, console.print)
-    services = d.available_services(console.print, build)
+    d.ensure_container(release, say)
+    services = d.available_services(say, build)
     if build and "peertube" in services:
         console.print(f"PeerTube {build['peertube_version']}: the build {build['peertube_mirror_path']} of the mirror")
     inventory = d.write_inventory(directory, services, build if "peertube" in services else None)
@@ -428,7 +483,7 @@ def demo(
         console.print("Re-run with: make demo (the container and what is already deployed are reused)")
         raise typer.Exit(1)
     ca = directory / "secrets" / d.CONTAINER / "ca.crt"
-    code = _status(inventory, title="Demo host", port=d.HTTPS_PORT, cafile=str(ca))
+    code = _status(inventory, title="Demo host")
     names = [d.DOMAIN] + [f"{specs_subdomain(s)}.{d.DOMAIN}" for s in services]
     console.print("\nOpen in a browser on this machine (Chromium resolves *.localhost by itself; elsewhere add")
     console.print(f"  127.0.0.1 {' '.join(names)}   to /etc/hosts):")
@@ -436,13 +491,8 @@ def demo(
         console.print(f"  https://{name}:{d.HTTPS_PORT}/")
     console.print(f"The certificates come from the demo's own CA: trust {ca} to silence the browser warning.")
     console.print(f"Credentials of the services: {directory / 'secrets' / d.CONTAINER}/ (mode 0600 files).")
-    console.print(
-        "To drive this container with an inventory of your own: chaton init inventories/try --connection docker "
-        f"--host {d.CONTAINER} --domain {d.DOMAIN} --tls selfsigned"
-        + "".join(f" --extra-ca {ca}" for ca in d.extra_ca_certificates())
-        + ", then chaton check, chaton deploy, and chaton status inventories/try --address 127.0.0.1"
-        + f" --port {d.HTTPS_PORT} --cafile inventories/try/secrets/{d.CONTAINER}/ca.crt"
-    )
+    for line in d.next_steps(directory, services):
+        say(line)
     console.print(f"Stop it with: docker rm -f {d.CONTAINER}")
     raise typer.Exit(code)
 
@@ -558,7 +608,7 @@ def harness_test(
 
     root = project_root()
     names = scenarios or sc.available(root)
-    results = sc.run(root, names, jobs=jobs, log=console.print)
+    results = sc.run(root, names, jobs=jobs, log=say)
     table = Table(title="Molecule scenarios")
     for col in ("scenario", "debian", "result", "seconds", "skipped"):
         table.add_column(col)

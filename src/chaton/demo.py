@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -126,7 +127,10 @@ def write_inventory(directory: Path, services: list[str], overrides: dict | None
         # This machine reaches registries through a TLS-inspecting proxy: the
         # container trusts the same CAs (the "corporate proxy" option).
         "chaton_extra_ca_certificates": extra_ca_certificates(),
+        # What `chaton status` and `chaton audit` connect to, and the port the
+        # portal's links and the HTTP to HTTPS redirect keep.
         "chaton_status_address": "127.0.0.1",
+        "chaton_public_https_port": HTTPS_PORT,
         **{f"{name}_enabled": True for name in services},
         **(overrides or {}),
     }
@@ -139,6 +143,46 @@ def write_inventory(directory: Path, services: list[str], overrides: dict | None
         encoding="utf-8",
     )
     return directory / "hosts.yml"
+
+
+def _shown(path: Path) -> str:
+    """A path as the volunteer types it: relative to the current directory when under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def next_steps(directory: Path, services: list[str]) -> list[str]:
+    """The commands the demo prints; each runs as printed (no prompt, no missing option)."""
+    inv = shlex.quote(_shown(directory))
+    own = "inventories/try"
+    init = [
+        "chaton",
+        "init",
+        own,
+        "--connection",
+        "docker",
+        "--host",
+        CONTAINER,
+        "--name",
+        "Mes Chatons",
+        "--domain",
+        DOMAIN,
+        "--email",
+        f"admin@{DOMAIN}",
+        "--services",
+        ",".join(services),
+        "--tls",
+        "selfsigned",
+        *[arg for ca in extra_ca_certificates() for arg in ("--extra-ca", ca)],
+    ]
+    return [
+        f"Check it again: chaton status {inv}",
+        f"Audit it against the CHATONS charter: chaton audit {inv}",
+        "To drive this container with an inventory of your own: " + shlex.join(init),
+        f"  then: chaton check {own}; chaton deploy {own}; chaton status {own} --address 127.0.0.1 --port {HTTPS_PORT}",
+    ]
 
 
 def apply_container_quirks(inventory: Path) -> None:

@@ -152,6 +152,9 @@ def _write_files(
     for name, content in files.items():
         _atomic_write(directory / name, content)
         written.append(directory / name)
+    # Where the roles keep each host's generated secrets (the install guide lists it): always there, 0700.
+    (directory / "secrets").mkdir(mode=0o700, exist_ok=True)
+    (directory / "secrets").chmod(0o700)
     secrets_file = directory / "group_vars" / "all" / "secrets.yml"
     if keep_secrets and secrets_file.exists():
         return written
@@ -161,7 +164,6 @@ def _write_files(
     if vault_password_file:
         text = _vault(text, vault_password_file)
     _atomic_write(secrets_file, text, mode=0o600)
-    (directory / "secrets").mkdir(mode=0o700, exist_ok=True)
     written.append(secrets_file)
     return written
 

@@ -49,10 +49,15 @@ def _load_yaml(path: Path) -> dict | None:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InventoryError(
-            path, f"holds a {type(data).__name__}, not a mapping of variables", "write one 'variable: value' per line"
-        )
+        raise not_a_mapping(path, data)
     return data
+
+
+def not_a_mapping(path: Path, data: object) -> InventoryError:
+    """A variables file whose top level is not a mapping (also what site.yml says: plugins/vars)."""
+    kinds = ((list, "list"), (str, "string"), (bool, "boolean"), (int, "number"), (float, "number"))
+    kind = next((name for base, name in kinds if isinstance(data, base)), type(data).__name__)
+    return InventoryError(path, f"holds a {kind}, not a mapping of variables", "write one 'variable: value' per line")
 
 
 def _var_files(base: Path, name: str) -> list[Path]:
@@ -78,7 +83,12 @@ def load(path: Path) -> Inventory:
     path = Path(path)
     hosts_file = path / "hosts.yml" if path.is_dir() else path
     if not hosts_file.is_file():
-        raise InventoryError(hosts_file, "does not exist", "run `chaton init` to create an inventory, or give its path")
+        raise InventoryError(
+            hosts_file,
+            "is not an inventory (no such file)" if not path.exists() else "does not exist",
+            "give the inventory's directory, the one holding hosts.yml (inventories/mine, demo/inventory), "
+            "or create one with `chaton init`",
+        )
     data = _load_yaml(hosts_file) or {}
     found: dict[str, tuple[dict, list[str]]] = {}
     for group, content in data.items():

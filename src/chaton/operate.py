@@ -71,13 +71,37 @@ def deploy(
     return result
 
 
+def public_port(host: Host) -> int:
+    """The HTTPS port visitors use: chaton_public_https_port (a published container or router port), else 443."""
+    value = host.vars.get("chaton_public_https_port", 443)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 443
+
+
+def host_cafile(inv: Inventory, host: Host) -> str | None:
+    """The host's own CA (chaton_tls: selfsigned keeps it as <secrets>/ca.crt on the controller), if there."""
+    if host.vars.get("chaton_tls") != "selfsigned":
+        return None
+    ca = Path(_secrets_dir(inv, host)) / "ca.crt"
+    return str(ca) if ca.is_file() else None
+
+
 def states(
-    inv: Inventory, *, address: str | None = None, port: int = 443, cafile: str | None = None, verify: bool = True
+    inv: Inventory,
+    *,
+    address: str | None = None,
+    port: int | None = None,
+    cafile: str | None = None,
+    verify: bool = True,
 ) -> list[ServiceState]:
     out = []
     for host in inv.hosts.values():
         secrets_dir = _secrets_dir(inv, host)
-        target = {"address": address or _address(host), "port": port, "cafile": cafile, "verify": verify}
+        target = {
+            "address": address or _address(host),
+            "port": port or public_port(host),
+            "cafile": cafile or host_cafile(inv, host),
+            "verify": verify,
+        }
         entries: list[tuple[str, str, str, str, specs.Service | None]] = [
             ("portal", host.vars.get("chaton_domain", ""), "/", "", None)
         ]
