@@ -71,3 +71,69 @@ def test_every_skip_line_is_reported():
         "SKIPPED framadate (debian libraries)",
         "SKIPPED etherpad upgrade",
     ]
+
+
+def test_phase_seconds_times_each_molecule_action():
+    actions = [
+        (1.0, "INFO     [base > dependency] Executing\n"),
+        (2.0, "INFO     [base > destroy] Executing\n"),
+        (5.0, "INFO     [base > syntax] Executing\n"),
+        (8.0, "INFO     [base > create] Executing\n"),
+        (20.0, "INFO     [base > prepare] Executing\n"),
+        (70.0, "INFO     [base > converge] Executing\n"),
+        (270.0, "INFO     [base > idempotence] Executing\n"),
+        (370.0, "INFO     [base > side_effect] Executing\n"),
+        (371.0, "INFO     [base > verify] Executing\n"),
+        (571.0, "INFO     [base > cleanup] Executing\n"),
+        (572.0, "INFO     [base > destroy] Executing\n"),
+    ]
+    log = (
+        "============ slowest 10 durations ============\n"
+        "95.50s call     molecule/base/tests/test_base.py::test_check_mode_reports_no_change_on_converged_host\n"
+        "12.00s call     molecule/base/tests/test_base.py::test_nftables_drops_unlisted_port_and_keeps_listed_ones\n"
+    )
+    phases = scenarios.phase_seconds(actions, 580.0, log)
+    assert phases["create"] == 12.0
+    assert phases["prepare"] == 50.0
+    assert phases["converge"] == 200.0
+    assert phases["idempotence"] == 100.0
+    assert phases["check mode"] == 95.5
+    assert phases["verify"] == 200.0 - 95.5
+    # Both destroys: the one before create and the last one, up to the end of the run.
+    assert phases["destroy"] == 3.0 + 8.0
+    # Molecule's start, dependency, syntax, side_effect and cleanup.
+    assert phases["other"] == 1.0 + 1.0 + 3.0 + 1.0 + 1.0
+    assert sum(phases.values()) == 580.0
+
+
+def test_phase_seconds_of_a_run_that_never_started_an_action():
+    phases = scenarios.phase_seconds([], 4.0, "CRITICAL 'molecule/x/molecule.yml' glob failed.\n")
+    assert phases["other"] == 4.0
+    assert phases["converge"] == 0.0
+
+
+def test_action_lines_match_what_molecule_prints():
+    assert scenarios.ACTION_LINE.match("INFO     [ethercalc > converge] Executing").group("action") == "converge"
+    assert not scenarios.ACTION_LINE.match("INFO     [ethercalc > converge] Executed: Successful")
+    assert not scenarios.ACTION_LINE.match("TASK [Executing something] ****")
+    verifier = "INFO     [ethercalc > verify] Executing Testinfra tests found in /x/molecule/ethercalc/tests/..."
+    assert not scenarios.ACTION_LINE.match(verifier)
+
+
+def test_times_table_has_a_row_per_run_and_their_sums(tmp_path):
+    runs = [
+        scenarios.Result("base", "13", True, 100.0, tmp_path, phases={"converge": 60.0, "verify": 40.0}),
+        scenarios.Result("ethercalc", "13", True, 50.0, tmp_path, phases={"converge": 30.0, "verify": 20.0}),
+    ]
+    lines = scenarios.times_table(runs).splitlines()
+    assert lines[0].startswith("| scenario | debian | create | prepare | converge |")
+    assert lines[2] == "| base | 13 | 0 | 0 | 60 | 0 | 40 | 0 | 0 | 0 | 100 |"
+    assert lines[-1] == "| all |  | 0 | 0 | 90 | 0 | 60 | 0 | 0 | 0 | 150 |"
+
+
+def test_base_alone_starts_from_the_bare_image(monkeypatch):
+    monkeypatch.delenv("CHATON_WARM_IMAGE", raising=False)
+    assert not scenarios.warm("base")
+    assert scenarios.warm("ethercalc") and scenarios.warm("restore")
+    monkeypatch.setenv("CHATON_WARM_IMAGE", "0")
+    assert not scenarios.warm("ethercalc")

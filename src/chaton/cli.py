@@ -583,7 +583,7 @@ def harness_images(
     releases: Annotated[list[str] | None, typer.Argument(help="Debian versions (12, 13).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even when the recipe has not changed.")] = False,
 ) -> None:
-    """Build the local Debian systemd images (debootstrap, docker import), cached by recipe.
+    """Build the local Debian systemd images (debootstrap, docker import) and their warm variants, cached by recipe.
 
     Example: chaton harness images 12 13
     """
@@ -593,6 +593,7 @@ def harness_images(
     engine.ensure_engine()
     for release in releases or ["12", "13"]:
         images.build(release, force=force)
+        images.build_warm(release)
 
 
 @harness.command("test")
@@ -617,6 +618,8 @@ def harness_test(
             r.scenario, r.release, "passed" if r.ok else "[red]FAILED[/red]", f"{r.seconds:.0f}", "; ".join(r.skipped)
         )
     console.print(table)
+    print(f"Seconds per phase (also in {root / '.cache' / 'logs' / 'times.md'}):")
+    print(sc.times_table(results), end="")
     passed = sum(r.ok for r in results)
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")

@@ -193,3 +193,123 @@ def _configure_root(root: Path, release: Release) -> None:
     _chroot(root, "apt-get", "clean")
     for path in (root / "var/lib/apt/lists").glob("*_*"):
         path.unlink()
+
+
+# --- The warm image: a bare image with the packages every scenario installs first ---
+#
+# Every scenario but `base` converges the base host (roles chaton, common,
+# proxy, backup) before its service, and its prepare step installs pebble; most
+# verifiers drive a headless Chromium. Installing those packages once into an
+# image (`docker commit` of a container of the bare image) saves each of those
+# scenarios their download and unpacking. The roles still run every task, on
+# a fresh container: apt finds the packages present. `base` alone starts from
+# the bare image, which proves the first install on a fresh host. Nothing here
+# is read by a role: a package missing from these lists is installed by the
+# role as on any host, only slower.
+WARM_REPOSITORY = "chaton-test/debian-warm"
+# Roles common (apt, fail2ban, timesync, hardening), proxy and backup, and the
+# shared prepare step's pebble, with Debian's recommends as the roles install them.
+WARM_PACKAGES = [
+    "apt-transport-https",
+    "ca-certificates",
+    "curl",
+    "gnupg",
+    "logrotate",
+    "nftables",
+    "openssh-server",
+    "python3-systemd",
+    "sudo",
+    "unattended-upgrades",
+    "apt-listchanges",
+    "fail2ban",
+    "systemd-timesyncd",
+    "acct",
+    "sysstat",
+    "debsums",
+    # Not apt-show-versions: its hook re-reads every package list after each
+    # `apt update` (about 30 s under load), which the prepare step and role
+    # common run before the role installs it on a fresh host.
+    "libpam-pwquality",
+    "nginx",
+    "ssl-cert",
+    "python3-cryptography",
+    "certbot",
+    "borgmatic",
+    "borgbackup",
+    "pebble",
+]
+# Test tools the verifiers use, installed without recommends as their prepare steps do.
+WARM_TOOLS = ["chromium", "python3-websocket"]
+
+
+def warm_tag(version: str) -> str:
+    recipe = {
+        "base": image_tag(version),
+        "packages": WARM_PACKAGES,
+        "tools": WARM_TOOLS,
+        "script": inspect.getsource(_warm_script),
+    }
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+    return f"{WARM_REPOSITORY}:{version}-{digest[:12]}"
+
+
+def warm_alias(version: str) -> str:
+    return f"{WARM_REPOSITORY}:{version}"
+
+
+def _warm_script(release: Release) -> str:
+    """The shell steps run in a container of the bare image before it is committed."""
+    suite = release.codename
+    return "\n".join(
+        [
+            "set -eu",
+            "export DEBIAN_FRONTEND=noninteractive",
+            # No service starts at build time (there is no systemd here; they start at the container's boot).
+            "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
+            # The sources role common configures, for the versions a fresh host would get; then the image's own.
+            "cp /etc/apt/sources.list /etc/apt/sources.list.bare",
+            f"printf 'deb http://deb.debian.org/debian {suite} main\\n"
+            f"deb http://deb.debian.org/debian {suite}-updates main\\n"
+            f"deb http://deb.debian.org/debian-security {suite}-security main\\n' > /etc/apt/sources.list",
+            # A warning (a misspelt suite) fails the build rather than leaving a source out.
+            "apt-get update -qq --error-on=any",
+            f"apt-get install -y -qq {' '.join(WARM_PACKAGES)}",
+            f"apt-get install -y -qq --no-install-recommends {' '.join(WARM_TOOLS)}",
+            "mv /etc/apt/sources.list.bare /etc/apt/sources.list",
+            "rm -f /usr/sbin/policy-rc.d",
+            "apt-get clean",
+            "rm -f /var/lib/apt/lists/*_*",
+            # Each container gets its own machine-id at boot, as from the bare image.
+            ": > /etc/machine-id",
+        ]
+    )
+
+
+def build_warm(version: str, *, log=print) -> str:
+    """Build (or reuse) the warm image of a Debian version; return its stable alias."""
+    build(version, log=log)
+    with held(f"image-warm-{version}"):
+        tag = warm_tag(version)
+        alias = warm_alias(version)
+        if not image_exists(tag):
+            name = f"chaton-warm-build-debian{version}-{os.getpid()}"
+            log(f"building {tag}: the base host's packages on {image_alias(version)}")
+            docker("rm", "--force", name, check=False, capture=True)
+            try:
+                docker("run", "-d", "--name", name, image_tag(version), "sleep", "infinity", capture=True)
+                docker("exec", name, "sh", "-c", _warm_script(RELEASES[version]))
+                docker(
+                    "commit",
+                    "--change",
+                    'CMD ["/lib/systemd/systemd"]',
+                    "--change",
+                    "ENV container=docker",
+                    name,
+                    tag,
+                    capture=True,
+                )
+            finally:
+                docker("rm", "--force", name, check=False, capture=True)
+        docker("tag", tag, alias)
+        log(f"image {alias} is up to date ({tag})")
+        return alias

@@ -40,11 +40,24 @@ ONE_RELEASE = {"portal": "13", "backup": "13", "restore": "12", "upgrade": "13"}
 # they run on one release each, PostgreSQL being covered on both between
 # them. With CHATON_ARTIFACT_MIRROR set they run on both with the real app.
 APP_LESS_RELEASE = {"etherpad": "12", "peertube": "13"}
+# The scenarios that start from the bare image, proving the first install of
+# every package on a fresh host; the others start from the warm image (the
+# same with the base host's packages unpacked: images.WARM_PACKAGES), where
+# the roles run every task as well. CHATON_WARM_IMAGE=0 starts them all bare.
+BARE_IMAGE = {"base"}
 SKIP_LINE = re.compile(r"SKIPPED [a-z_-]+(?: upgrade| \([^)]*\))?: .*")
 # Where a failed run says why: Ansible's failed task, a failed testinfra test,
 # Molecule's own error.
 # Molecule's own "FAILED - RETRYING" while it waits for a container is not one.
 FAILURE_LINE = re.compile(r"^(fatal: |failed: |\[ERROR\]|E   |FAILED (?!- RETRYING)|_{5,} test|CRITICAL )")
+# Molecule announces each action of a scenario: "INFO     [base > converge] Executing".
+ACTION_LINE = re.compile(r"^\S+\s+\[[\w.-]+ > (?P<action>[\w-]+)\] Executing\s*$")
+# The check-mode run is a test of the verify step: its time is read from the
+# slowest durations pytest prints (--durations in .config/molecule/config.yml).
+CHECK_MODE_LINE = re.compile(r"^\s*(?P<seconds>\d+(?:\.\d+)?)s call\s+\S*::test_check_mode\w*")
+# The columns of the time table; Molecule's other actions (dependency, syntax,
+# cleanup, side_effect) and its own start-up count as "other".
+PHASES = ["create", "prepare", "converge", "idempotence", "verify", "check mode", "destroy", "other"]
 
 
 @dataclass
@@ -55,6 +68,40 @@ class Result:
     seconds: float
     log: Path
     skipped: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def phase_seconds(actions: list[tuple[float, str]], total: float, text: str = "") -> dict[str, float]:
+    """Seconds spent in each phase of one run.
+
+    `actions`: (seconds since the start, line) for each action line Molecule printed, in order; an action lasts
+    until the next one starts, the last one until `total`. `text`: the run's log, for the check-mode test's own
+    duration, taken out of verify's.
+    """
+    phases = dict.fromkeys(PHASES, 0.0)
+    starts = [(at, m.group("action")) for at, line in actions if (m := ACTION_LINE.match(line))]
+    phases["other"] = starts[0][0] if starts else total
+    ends = [at for at, _ in starts[1:]] + [total] if starts else []
+    for (at, action), end in zip(starts, ends, strict=True):
+        phases[action if action in phases else "other"] += max(0.0, end - at)
+    check = sum(float(m.group("seconds")) for m in map(CHECK_MODE_LINE.match, text.splitlines()) if m)
+    check = min(check, phases["verify"])
+    phases["check mode"] = check
+    phases["verify"] -= check
+    return phases
+
+
+def times_table(results: list[Result]) -> str:
+    """The time table (scenario x phase, seconds) in Markdown, with a line of sums."""
+    head = ["scenario", "debian", *PHASES, "total"]
+    rows = [
+        [r.scenario, r.release, *(f"{r.phases.get(p, 0.0):.0f}" for p in PHASES), f"{r.seconds:.0f}"] for r in results
+    ]
+    sums = ["all", "", *(f"{sum(r.phases.get(p, 0.0) for r in results):.0f}" for p in PHASES)]
+    rows.append([*sums, f"{sum(r.seconds for r in results):.0f}"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def available(root: Path) -> list[str]:
@@ -78,12 +125,18 @@ def releases_for(scenario: str, wanted: list[str]) -> list[str]:
     return [only] if only in wanted else wanted[:1]
 
 
+def warm(scenario: str) -> bool:
+    return scenario not in BARE_IMAGE and os.environ.get("CHATON_WARM_IMAGE", "1") != "0"
+
+
 def run_one(root: Path, scenario: str, release: str, log_dir: Path, command: str = "test") -> Result:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{scenario}-debian{release}.log"
     env = {
         **os.environ,
         "CHATON_DEBIAN": release,
+        # The platform's image repository (.config/molecule/config.yml).
+        "CHATON_TEST_IMAGE": images.WARM_REPOSITORY if warm(scenario) else images.IMAGE_REPOSITORY,
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
         "NO_COLOR": "1",
@@ -95,16 +148,32 @@ def run_one(root: Path, scenario: str, release: str, log_dir: Path, command: str
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
         "PROFILE_TASKS_SORT_ORDER": "descending",
         "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "15",
+        # Lines as they come, so that each action's start is timed.
+        "PYTHONUNBUFFERED": "1",
     }
     start = time.monotonic()
-    with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            ["molecule", command, "-s", scenario], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+    actions: list[tuple[float, str]] = []
+    with log.open("w", encoding="utf-8", buffering=1) as out:
+        proc = subprocess.Popen(
+            ["molecule", command, "-s", scenario],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
         )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            if ACTION_LINE.match(line):
+                actions.append((time.monotonic() - start, line))
+        returncode = proc.wait()
     seconds = time.monotonic() - start
     text = log.read_text(encoding="utf-8", errors="replace")
     skipped = sorted(set(m.group(0).strip().rstrip('"').rstrip("\\n") for m in SKIP_LINE.finditer(text)))
-    return Result(scenario, release, proc.returncode == 0, seconds, log, skipped)
+    return Result(scenario, release, returncode == 0, seconds, log, skipped, phase_seconds(actions, seconds, text))
 
 
 def failure_excerpt(lines: list[str], before: int = 25, after: int = 40, tail: int = 25) -> list[str]:
@@ -128,10 +197,13 @@ def run(root: Path, scenarios: list[str], jobs: int = 2, log=print) -> list[Resu
     """
     engine.ensure_engine()
     wanted = releases()
-    for release in wanted:
-        images.build(release, log=log)
-    log_dir = root / ".cache" / "logs"
     queue = [(scenario, release) for scenario in scenarios for release in releases_for(scenario, wanted)]
+    for release in wanted:
+        if any(r == release and warm(s) for s, r in queue):
+            images.build_warm(release, log=log)
+        else:
+            images.build(release, log=log)
+    log_dir = root / ".cache" / "logs"
     log("== scenarios: " + ", ".join(f"{s} (Debian {r})" for s, r in queue))
     results: list[Result] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -147,4 +219,6 @@ def run(root: Path, scenarios: list[str], jobs: int = 2, log=print) -> list[Resu
                 lines = result.log.read_text(encoding="utf-8", errors="replace").splitlines()
                 log("\n".join("   | " + line for line in failure_excerpt(lines)))
     order = {pair: i for i, pair in enumerate(queue)}
-    return sorted(results, key=lambda r: order[(r.scenario, r.release)])
+    results = sorted(results, key=lambda r: order[(r.scenario, r.release)])
+    (log_dir / "times.md").write_text(times_table(results), encoding="utf-8")
+    return results
