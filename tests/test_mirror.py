@@ -158,3 +158,15 @@ def test_check_without_inventory_lists_every_service(tmp_path):
     assert result.exit_code == 1
     for pin in mirror.pins():
         assert f"missing  {pin.path}" in result.output
+
+
+def test_check_accepts_a_release_pinned_by_its_signature(tmp_path):
+    """PeerTube's default has no checksum (the host verifies upstream's signature): any file there is present."""
+    [release] = [pin for pin in mirror.pins(["peertube"]) if pin.variable.startswith("peertube_") and not pin.checksum]
+    target = tmp_path / "mirror"
+    (target / release.path).parent.mkdir(parents=True)
+    (target / release.path).write_bytes(b"a release archive")
+    [status] = mirror.check(target, [release])
+    assert status.state == "present"
+    assert "the host verifies its signature" in status.line()
+    assert sha256(b"a release archive") in status.line()

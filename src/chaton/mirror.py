@@ -51,7 +51,12 @@ class Pin:
 
     @property
     def algorithm(self) -> str:
-        return self.checksum.split(":", 1)[0]
+        """The pin's hash; sha256 for a file pinned by its signature alone (no checksum)."""
+        return self.checksum.split(":", 1)[0] if self.checksum else "sha256"
+
+    def accepts(self, actual: str) -> bool:
+        """Whether a file of this checksum is the pinned one (any file when the host checks a signature instead)."""
+        return not self.checksum or actual == self.checksum
 
 
 def digest(path: Path, algorithm: str = "sha256") -> str:
@@ -195,6 +200,8 @@ class Status:
     actual: str = ""
 
     def line(self) -> str:
+        if self.state == "present" and not self.pin.checksum:
+            return f"present  {self.pin.path} (no checksum pinned: the host verifies its signature, {self.actual})"
         if self.state == "present":
             return f"present  {self.pin.path}"
         if self.state == "missing":
@@ -214,7 +221,7 @@ def check(directory: Path, wanted: list[Pin]) -> list[Status]:
             out.append(Status(pin, "missing"))
             continue
         actual = digest(path, pin.algorithm)
-        out.append(Status(pin, "present" if actual == pin.checksum else "wrong", actual))
+        out.append(Status(pin, "present" if pin.accepts(actual) else "wrong", actual))
     return out
 
 
@@ -227,7 +234,7 @@ def download(pin: Pin, target: Path, timeout: int = 60) -> str:
                 shutil.copyfileobj(response, tmp)
             tmp.close()
             actual = digest(Path(tmp.name), pin.algorithm)
-            if actual == pin.checksum:
+            if pin.accepts(actual):
                 os.chmod(tmp.name, 0o644)
                 os.replace(tmp.name, target)
             return actual
@@ -265,7 +272,7 @@ def fetch(directory: Path, wanted: list[Pin], log=print) -> list[Status]:
             log(f"missing  {status.pin.path}: could not download {status.pin.url}: {exc}")
             out.append(Status(status.pin, "missing"))
             continue
-        result = Status(status.pin, "present" if actual == status.pin.checksum else "wrong", actual)
+        result = Status(status.pin, "present" if status.pin.accepts(actual) else "wrong", actual)
         log(("fetched  " + status.pin.path) if result.state == "present" else result.line())
         out.append(result)
     write_sums(directory)
