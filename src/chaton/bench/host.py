@@ -198,10 +198,6 @@ def write_inventory(services: list[str]) -> Path:
         # Registries are reached through a TLS-inspecting proxy here: trust the same CAs.
         "chaton_extra_ca_certificates": sorted(glob.glob("/usr/local/share/ca-certificates/*.crt")),
         "chaton_status_address": "127.0.0.1",
-        # roles/chaton's default, set here because the building blocks' argument validation (redis,
-        # included by ethercalc in the services play) cannot see the chaton role's defaults: without it
-        # site.yml fails with "'chaton_secrets_dir' is undefined" (found by this bench, commit 2e2c5a6).
-        "chaton_secrets_dir": "{{ inventory_dir }}/secrets/{{ inventory_hostname }}",
         **{f"{name}_enabled": True for name in services},
     }
     if demo.mirror():
