@@ -161,6 +161,21 @@ def test_site_refuses_a_string_boolean_before_any_change(tmp_path):
     assert "changed=0" in output
 
 
+def test_gate_leaves_extra_variables_to_the_operator(tmp_path):
+    """`-e name=value` (always strings) and the chaton command's own variables are not the inventory's.
+
+    The gate refused `-e ethercalc_enabled=false` ("'false' is not of type 'boolean'") and chaton backup's
+    backup_list_only, while the same string in the inventory is still refused (above).
+    """
+    inventory = _inventory(tmp_path, {})
+    extra = ["-e", "ethercalc_enabled=false", "-e", "upgrade_health_retries=15", "-e", '{"backup_list_only": true}']
+    result = run_playbook(ROOT / "playbooks" / "validate.yml", inventory, *extra)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    refused = run_playbook(ROOT / "playbooks" / "validate.yml", _inventory(tmp_path, {"ethercalc_enabled": "false"}))
+    assert refused.returncode != 0
+    assert "ethercalc_enabled: 'false' is not of type 'boolean'" in refused.stdout + refused.stderr
+
+
 def test_gate_accepts_acme_names_of_a_private_acme_server(tmp_path):
     """Molecule's pebble issues for chaton.test: only Let's Encrypt's directory makes such names unissuable."""
     changes = {"chaton_domain": "chaton.test", "chaton_acme_directory": "https://127.0.0.1:14000/dir"}

@@ -20,16 +20,46 @@ def _checks():
     return checks
 
 
+def _origin(value):
+    """Where Ansible read a value (its data tag): a file path, a description such as "<CLI option '-e'>", or None."""
+    try:
+        from ansible._internal._datatag._tags import Origin
+    except ImportError:  # an ansible-core without data tags: every value counts as the inventory's
+        return None
+    return Origin.get_tag(value)
+
+
+def _from_inventory(value, inventory_dir: str) -> bool:
+    """Whether a value is the inventory's: not an extra variable (-e) or a fact set by a play.
+
+    Values Ansible tags with their origin (strings, lists, mappings) count when read from a file of the inventory's
+    folder; untagged ones (booleans, numbers read from YAML) are checked as the inventory's.
+    """
+    origin = _origin(value)
+    if origin is None:
+        return True
+    path = getattr(origin, "path", None)
+    if not path or not inventory_dir:
+        return False
+    return Path(path).resolve().is_relative_to(Path(inventory_dir).resolve())
+
+
 def chaton_inventory_problems(hostvars, hostname, inventory_dir=""):
-    """One line per refusal (file, variable, problem, fix) for this host's inventory variables."""
+    """One line per refusal (file, variable, problem, fix) for this host's inventory variables.
+
+    Extra variables (`ansible-playbook -e`, the chaton command's own, which are strings) and facts set by earlier
+    plays are the operator's or the playbook's, not the inventory's: the inventory alone is held to chaton check.
+    """
     values = {}
     for key in list(hostvars.keys()):
         if key.startswith(MAGIC) or key in OWN:
             continue
         try:
-            values[key] = hostvars[key]
+            value = hostvars[key]
         except Exception:  # noqa: S112 - a value that cannot be rendered is left to the roles' own checks
             continue
+        if _from_inventory(value, str(inventory_dir or "")):
+            values[key] = value
     return _checks().gate(values, str(hostname), str(inventory_dir or ""))
 
 

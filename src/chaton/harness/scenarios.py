@@ -163,6 +163,9 @@ def run_one(root: Path, scenario: str, release: str, log_dir: Path, command: str
             text=True,
             encoding="utf-8",
             errors="replace",
+            # Molecule writes the instance's inventory (group_vars that may hold a secret, as the etherpad
+            # scenario's does): private files, as chaton's gate requires of a volunteer's inventory.
+            umask=0o077,
         )
         assert proc.stdout is not None
         for line in proc.stdout:
