@@ -155,36 +155,24 @@ def check_collisions(inv: Inventory, host: Host) -> list[Finding]:
     out = []
     seen_ports: dict[int, str] = dict(PUBLISHED_PORTS)
     seen_domains: dict[str, str] = {}
-    ssh = host.vars.get("common_sshd_port", 22)
-    if isinstance(ssh, int) and not isinstance(ssh, bool):
-        if ssh in seen_ports:
-            out.append(
-                _error(
-                    inv,
-                    host,
-                    "common_sshd_port",
-                    f"port {ssh} is also {seen_ports[ssh]}",
-                    "give common_sshd_port a port nothing publishes (22, or 2222 for instance)",
-                )
-            )
-        seen_ports.setdefault(ssh, "common_sshd_port")
+
+    def claim(var: str, value, fix: str) -> None:
+        """A port setting takes its port, or is refused when nginx, sshd or another service has it."""
+        if not isinstance(value, int) or isinstance(value, bool):
+            return
+        if value in seen_ports:
+            out.append(_error(inv, host, var, f"port {value} is also {seen_ports[value]}", fix))
+        seen_ports.setdefault(value, var)
+
+    claim(
+        "common_sshd_port",
+        host.vars.get("common_sshd_port", 22),
+        "give common_sshd_port a port nothing publishes (22, or 2222 for instance)",
+    )
     for name in enabled_services(host):
         for var, spec in specs.load_role(name).options.items():
-            if not var.endswith("_port"):
-                continue
-            value = host.vars.get(var, spec.get("default"))
-            if isinstance(value, int) and not isinstance(value, bool):
-                if value in seen_ports:
-                    out.append(
-                        _error(
-                            inv,
-                            host,
-                            var,
-                            f"port {value} is also {seen_ports[value]}",
-                            f"give {var} a free port",
-                        )
-                    )
-                seen_ports[value] = var
+            if var.endswith("_port"):
+                claim(var, host.vars.get(var, spec.get("default")), f"give {var} a free port")
         domain = service_domain(host, name)
         if domain in seen_domains:
             var = specs.services()[name].domain_var
