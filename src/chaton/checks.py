@@ -371,11 +371,14 @@ def inventory_findings(inv: Inventory, host: Host, *, secrets_checked: set[Path]
     return findings
 
 
-def gate(hostvars: dict, hostname: str, inventory_dir: str) -> list[str]:
-    """site.yml's gate: the same checks on the variables Ansible gives the host, one line per error."""
+def gate(hostvars: dict, hostname: str, inventory_dir: str, origins: dict[str, str] | None = None) -> list[str]:
+    """site.yml's gate: the same checks on the variables Ansible gives the host, one line per error.
+
+    ``origins`` names the file each variable was read from, as chaton check does, where Ansible recorded it.
+    """
     directory = Path(inventory_dir) if inventory_dir else Path.cwd()
     inv = Inventory(path=directory, hosts={})
-    host = Host(hostname, dict(hostvars))
+    host = Host(hostname, dict(hostvars), {var: Path(path) for var, path in (origins or {}).items()})
     return [f.line() for f in inventory_findings(inv, host) if f.level == "error"]
 
 

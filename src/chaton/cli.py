@@ -161,12 +161,24 @@ def init(
     from chaton import initialize, specs
 
     known = list(specs.services())
-    name = name or typer.prompt("Association name")
-    domain = domain or typer.prompt("Domain (services get sub-domains of it)")
-    email = email or typer.prompt("Administrators' e-mail")
-    host = host or typer.prompt("Server address (IP or name)")
-    if services is None:
-        services = typer.prompt(f"Services to enable, comma-separated ({', '.join(known)})", default=",".join(known))
+
+    def ask(value: str | None, option: str, question: str, default: str | None = None) -> str:
+        """An answer from its option, else from a prompt; without a terminal, one line naming the option."""
+        if value is not None and value != "":
+            return value
+        if not sys.stdin.isatty():
+            if default is not None:
+                return default
+            console.print(f"[red]{option} is missing[/red]: give {option} (no terminal to ask on)")
+            raise typer.Exit(2)
+        return typer.prompt(question, default=default)
+
+    name = ask(name, "--name", "Association name")
+    domain = ask(domain, "--domain", "Domain (services get sub-domains of it)")
+    email = ask(email, "--email", "Administrators' e-mail")
+    # Run on the server itself, the playbook reaches it as localhost.
+    host = ask(host or ("localhost" if connection == "local" else None), "--host", "Server address (IP or name)")
+    services = ask(services, "--services", f"Services to enable, comma-separated ({', '.join(known)})", ",".join(known))
     chosen = [s.strip() for s in services.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in known]
     if unknown:

@@ -29,19 +29,20 @@ def _origin(value):
     return Origin.get_tag(value)
 
 
-def _from_inventory(value, inventory_dir: str) -> bool:
-    """Whether a value is the inventory's: not an extra variable (-e) or a fact set by a play.
+def _inventory_file(value, inventory_dir: str) -> str | None:
+    """The inventory's file a value was read from; "" when untagged; None when it is not the inventory's.
 
     Values Ansible tags with their origin (strings, lists, mappings) count when read from a file of the inventory's
-    folder; untagged ones (booleans, numbers read from YAML) are checked as the inventory's.
+    folder, not when they are extra variables (-e) or facts set by a play; untagged ones (booleans, numbers read from
+    YAML) are checked as the inventory's.
     """
     origin = _origin(value)
     if origin is None:
-        return True
+        return ""
     path = getattr(origin, "path", None)
-    if not path or not inventory_dir:
-        return False
-    return Path(path).resolve().is_relative_to(Path(inventory_dir).resolve())
+    if not path or not inventory_dir or not Path(path).resolve().is_relative_to(Path(inventory_dir).resolve()):
+        return None
+    return str(path)
 
 
 def chaton_inventory_problems(hostvars, hostname, inventory_dir=""):
@@ -51,6 +52,7 @@ def chaton_inventory_problems(hostvars, hostname, inventory_dir=""):
     plays are the operator's or the playbook's, not the inventory's: the inventory alone is held to chaton check.
     """
     values = {}
+    origins = {}
     for key in list(hostvars.keys()):
         if key.startswith(MAGIC) or key in OWN:
             continue
@@ -58,9 +60,13 @@ def chaton_inventory_problems(hostvars, hostname, inventory_dir=""):
             value = hostvars[key]
         except Exception:  # noqa: S112 - a value that cannot be rendered is left to the roles' own checks
             continue
-        if _from_inventory(value, str(inventory_dir or "")):
-            values[key] = value
-    return _checks().gate(values, str(hostname), str(inventory_dir or ""))
+        source = _inventory_file(value, str(inventory_dir or ""))
+        if source is None:
+            continue
+        values[key] = value
+        if source:
+            origins[key] = source
+    return _checks().gate(values, str(hostname), str(inventory_dir or ""), origins)
 
 
 class FilterModule:
