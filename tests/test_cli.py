@@ -71,6 +71,23 @@ def test_init_then_check_passes(tmp_path):
     assert check.exit_code == 0, check.output
 
 
+def test_init_without_a_terminal_names_the_missing_option(tmp_path):
+    """A script (no terminal) gets one line naming the option, not a prompt's 'Aborted.'."""
+    result = runner.invoke(app, ["init", str(tmp_path / "inv"), "--name", "Les Chatons"])
+    assert result.exit_code == 2
+    assert "--domain is missing: give --domain" in result.output
+    assert not (tmp_path / "inv").exists()
+
+
+def test_init_on_the_server_itself_needs_no_address(tmp_path):
+    target = tmp_path / "inv"
+    args = ["--name", "Les Chatons", "--domain", "chatons.example.org", "--email", "admin@example.org"]
+    result = runner.invoke(app, ["init", str(target), *args, "--services", "etherpad", "--connection", "local"])
+    assert result.exit_code == 0, result.output
+    hosts = yaml.safe_load((target / "hosts.yml").read_text())
+    assert hosts["chaton"]["hosts"]["server"]["ansible_connection"] == "local"
+
+
 def test_init_never_overwrites_without_force(tmp_path):
     target = tmp_path / "mine"
     assert runner.invoke(app, ["init", str(target), *INIT]).exit_code == 0
