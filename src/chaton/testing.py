@@ -40,30 +40,58 @@ def molecule_env() -> dict[str, str]:
     return env
 
 
-def run_playbook_check(playbook: str | None = None, extra: list[str] | None = None) -> tuple[str, dict[str, dict]]:
-    """Run the scenario's converge playbook with --check --diff; return output and recap per host."""
+def _scenario_playbook(
+    playbook: str | None, extra: list[str], only: str | None, check: bool
+) -> subprocess.CompletedProcess:
+    """ansible-playbook on the scenario's instance: its converge playbook unless told otherwise.
+
+    ``only`` limits the run to a service (``--tags <service>``: the host-wide validation, facts and that service's
+    play), as `chaton deploy --only` does; the base host's own idempotence and check mode are the base scenario's.
+    """
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-    playbook = playbook or str(scenario / "converge.yml")
-    cmd = ["ansible-playbook", "-i", inventory, "--check", "--diff", playbook, *(extra or [])]
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook or str(scenario / "converge.yml")]
+    cmd += ["--check", "--diff"] if check else []
+    cmd += ["--tags", only] if only else []
     env = molecule_env()
     cfg = ephemeral / "ansible.cfg"
     if cfg.is_file():
         env["ANSIBLE_CONFIG"] = str(cfg)
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run([*cmd, *extra], env=env, capture_output=True, text=True, check=False)
+
+
+def _recap(out: str) -> dict[str, dict]:
+    return {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in RECAP.finditer(out)}
+
+
+def run_playbook_check(
+    playbook: str | None = None, extra: list[str] | None = None, only: str | None = None
+) -> tuple[str, dict[str, dict]]:
+    """Run the scenario's converge playbook with --check --diff; return output and recap per host."""
+    proc = _scenario_playbook(playbook, extra or [], only, check=True)
     out = proc.stdout + proc.stderr
-    recap = {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in RECAP.finditer(out)}
+    recap = _recap(out)
     if proc.returncode != 0 or not recap:
         raise AssertionError(f"check-mode run failed (exit {proc.returncode}):\n{out[-6000:]}")
     return out, recap
 
 
-def assert_check_mode_clean() -> None:
-    """`--check --diff` on the converged instance: no failure, nothing would change."""
-    output, recap = run_playbook_check()
+def converge(*extra: str, only: str | None = None) -> str:
+    """Run the scenario's converge playbook again (a volunteer's next deploy, -e as given); its output."""
+    proc = _scenario_playbook(None, list(extra), only, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and RECAP.search(out), out[-6000:]
+    return out
+
+
+def assert_check_mode_clean(only: str | None = None) -> None:
+    """`--check --diff` on the converged instance: no failure, nothing would change (``only``: one service)."""
+    output, recap = run_playbook_check(only=only)
     assert all(r["failed"] == 0 for r in recap.values()), output[-4000:]
     assert all(r["changed"] == 0 for r in recap.values()), changed_tasks(output)
+    if only:
+        # The service's own play ran: a run that skipped it would prove nothing.
+        assert f"TASK [{only} : " in output, output[-4000:]
 
 
 def changed_tasks(output: str) -> list[str]:

@@ -4,13 +4,9 @@ Runs after every other test (file order), with or without the application: witho
 platform (database, PHP-FPM master, nginx site, admin password, backup declaration) is what is removed.
 """
 
-import os
-import subprocess
-from pathlib import Path
-
 from conftest import APP
 
-from chaton.testing import RECAP, molecule_env
+from chaton.testing import converge
 
 GONE = [
     "/etc/systemd/system/php-fpm-framadate.service",
@@ -26,26 +22,13 @@ GONE = [
 ]
 
 
-def converge(*extra: str) -> str:
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    env = molecule_env()
-    cfg = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"
-    if cfg.is_file():
-        env["ANSIBLE_CONFIG"] = str(cfg)
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(scenario / "converge.yml"), *extra]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and RECAP.search(out), out[-6000:]
-    return out
-
-
 def databases(host) -> list[str]:
     return host.check_output("mariadb -N -e 'SHOW DATABASES'").split()
 
 
 def test_disabling_removes_framadate_and_keeps_its_data(host):
     polls_before = host.check_output("mariadb -N framadate -e 'SELECT count(*) FROM fd_poll'") if APP else None
-    converge("-e", "framadate_enabled=false")
+    converge("-e", "framadate_enabled=false", only="framadate")
     assert host.run("systemctl is-active php-fpm-framadate").stdout.strip() != "active"
     for path in GONE:
         assert not host.file(path).exists, f"{path} left behind"
@@ -62,7 +45,7 @@ def test_disabling_removes_framadate_and_keeps_its_data(host):
 
 
 def test_purging_deletes_the_database_files_and_user(host):
-    converge("-e", "framadate_enabled=false", "-e", "framadate_purge_data=true")
+    converge("-e", "framadate_enabled=false", "-e", "framadate_purge_data=true", only="framadate")
     assert "framadate" not in databases(host)
     assert host.check_output("mariadb -N -e \"SELECT count(*) FROM mysql.user WHERE user = 'framadate'\"") == "0"
     for path in ["/var/lib/framadate", "/var/log/framadate", *GONE]:

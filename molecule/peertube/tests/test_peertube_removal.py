@@ -1,13 +1,9 @@
 """Last: peertube_enabled false removes PeerTube cleanly and keeps the videos (runs after every other test)."""
 
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 from conftest import APP_AVAILABLE
 
-from chaton.testing import RECAP, molecule_env
+from chaton.testing import converge
 
 if not APP_AVAILABLE:
     pytest.skip("PeerTube release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
@@ -15,21 +11,8 @@ if not APP_AVAILABLE:
 TOP = "/var/www/peertube"
 
 
-def converge(*extra: str) -> str:
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    env = molecule_env()
-    cfg = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"
-    if cfg.is_file():
-        env["ANSIBLE_CONFIG"] = str(cfg)
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(scenario / "converge.yml"), *extra]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and RECAP.search(out), out[-6000:]
-    return out
-
-
 def test_disabling_removes_peertube_and_keeps_the_videos(host):
-    converge("-e", "peertube_enabled=false")
+    converge("-e", "peertube_enabled=false", only="peertube")
     assert not host.file("/etc/systemd/system/peertube.service").exists
     assert host.run("systemctl is-active peertube").stdout.strip() != "active"
     assert not host.file("/etc/nginx/sites-enabled/tube.chaton.test.conf").exists
