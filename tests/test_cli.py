@@ -79,6 +79,17 @@ def test_init_without_a_terminal_names_the_missing_option(tmp_path):
     assert not (tmp_path / "inv").exists()
 
 
+def test_init_with_an_empty_service_list_enables_none(tmp_path):
+    """`--services ""` is an answer (a base host, no service), not a missing option."""
+    target = tmp_path / "inv"
+    args = ["--name", "Les Chatons", "--domain", "chatons.example.org", "--email", "admin@example.org"]
+    result = runner.invoke(app, ["init", str(target), *args, "--host", "192.0.2.10", "--services", ""])
+    assert result.exit_code == 0, result.output
+    settings = yaml.safe_load((target / "group_vars" / "all" / "services.yml").read_text())
+    assert settings["etherpad_enabled"] is False
+    assert not {k for k, v in settings.items() if k.endswith("_enabled") and v}
+
+
 def test_init_on_the_server_itself_needs_no_address(tmp_path):
     target = tmp_path / "inv"
     args = ["--name", "Les Chatons", "--domain", "chatons.example.org", "--email", "admin@example.org"]

@@ -162,9 +162,12 @@ def init(
 
     known = list(specs.services())
 
-    def ask(value: str | None, option: str, question: str, default: str | None = None) -> str:
-        """An answer from its option, else from a prompt; without a terminal, one line naming the option."""
-        if value is not None and value != "":
+    def ask(value: str | None, option: str, question: str, default: str | None = None, empty: bool = False) -> str:
+        """An answer from its option, else from a prompt; without a terminal, one line naming the option.
+
+        An empty option is no answer, except where empty means something (``--services ""``: no service).
+        """
+        if value is not None and (value or empty):
             return value
         if not sys.stdin.isatty():
             if default is not None:
@@ -178,7 +181,8 @@ def init(
     email = ask(email, "--email", "Administrators' e-mail")
     # Run on the server itself, the playbook reaches it as localhost.
     host = ask(host or ("localhost" if connection == "local" else None), "--host", "Server address (IP or name)")
-    services = ask(services, "--services", f"Services to enable, comma-separated ({', '.join(known)})", ",".join(known))
+    question = f"Services to enable, comma-separated ({', '.join(known)})"
+    services = ask(services, "--services", question, ",".join(known), empty=True)
     chosen = [s.strip() for s in services.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in known]
     if unknown:
