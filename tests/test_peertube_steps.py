@@ -69,7 +69,10 @@ def test_a_version_that_is_not_a_release_is_an_error():
         ("8.0.1", "8.3.2", ["peertube-8.1.js", "peertube-8.3.js"]),
         ("8.1.5", "8.3.2", ["peertube-8.3.js"]),
         ("8.3.0", "8.3.2", []),
-        ("7.3.0", "8.0.1", []),
+        ("7.3.0", "8.0.1", ["peertube-8.0.js"]),  # in 8.0.1's dist/scripts/migrations/
+        ("7.1.1", "7.3.0", ["peertube-7.2.js"]),
+        ("6.2.1", "6.3.0", ["peertube-6.3.js"]),
+        ("8.0.0", "8.0.1", []),
     ],
 )
 def test_one_off_scripts_of_the_steps_passed(current, target, scripts):

@@ -16,7 +16,15 @@ KNOWN_MAJOR = 9
 NODE_FLOOR = ((8, 2), 22)  # 8.2.0 removed Node.js 20 support (>= 22.12)
 NODE_MAJORS_9 = (22, 24)  # 9.0.0: Node.js >= 22.22 < 23 or >= 24 < 25
 POSTGRESQL_FLOOR = ((8, 3), 14)  # 8.3.0: PostgreSQL >= 14
-MIGRATION_SCRIPTS = {(8, 1): "peertube-8.1.js", (8, 3): "peertube-8.3.js"}
+# Upstream's one-off scripts (dist/scripts/migrations/ of the release), run once the server has migrated its
+# database: 6.3 and 7.2 recount, 8.0 deletes orphan actors (it refuses to run before the 8.0 SQL migrations).
+MIGRATION_SCRIPTS = {
+    (6, 3): "peertube-6.3.js",
+    (7, 2): "peertube-7.2.js",
+    (8, 0): "peertube-8.0.js",
+    (8, 1): "peertube-8.1.js",
+    (8, 3): "peertube-8.3.js",
+}
 
 
 def _version(text) -> tuple[int, int, int]:
