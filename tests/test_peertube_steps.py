@@ -23,6 +23,8 @@ _spec.loader.exec_module(steps)
         ("8.3.2", "9.0.0", 15, 24),
         ("8.3.2", "9.0.0", 15, 22),
         ("6.3.0", "6.3.0", 13, 18),  # old release on an old host: no 8.x requirement applies
+        ("6.3.0", "8.0.1", 17, 24),  # over 7.x: every step from 6.0 on is known (scripts below)
+        ("6.3.0", "8.3.2", 15, 24),
     ],
 )
 def test_supported_steps(current, target, pg, node):
@@ -33,7 +35,7 @@ def test_supported_steps(current, target, pg, node):
     ("current", "target", "pg", "node", "words"),
     [
         ("8.3.2", "8.2.0", 15, 24, ["8.3.2 is installed", "downgrades are not supported", "restore a backup"]),
-        ("6.3.0", "8.3.2", 15, 24, ["skips major version 7", "last 7.x release first"]),
+        ("5.2.1", "7.3.0", 15, 24, ["skips major version 6", "from 6.0 on only", "last 6.x release first"]),
         ("8.2.0", "8.3.2", 13, 24, ["needs PostgreSQL >= 14", "runs PostgreSQL 13", "stay on PeerTube 8.2.x"]),
         ("", "8.3.0", 12, 24, ["needs PostgreSQL >= 14"]),
         ("8.3.2", "9.0.0", 15, 20, ["Node.js 22 (>= 22.22) or 24 only", "peertube_nodejs_major is 20"]),
@@ -50,9 +52,9 @@ def test_refused_steps_say_why(current, target, pg, node, words):
 
 
 def test_several_problems_are_all_reported():
-    problems = steps.peertube_step_problems("6.3.0", "8.3.2", 13, 20)
+    problems = steps.peertube_step_problems("5.2.1", "8.3.2", 13, 20)
     assert len(problems) == 3
-    assert "skips major version 7" in problems[0]
+    assert "skips major version 6" in problems[0]
     assert "PostgreSQL >= 14" in problems[1]
     assert "Node.js >= 22" in problems[2]
 
@@ -72,6 +74,7 @@ def test_a_version_that_is_not_a_release_is_an_error():
         ("7.3.0", "8.0.1", ["peertube-8.0.js"]),  # in 8.0.1's dist/scripts/migrations/
         ("7.1.1", "7.3.0", ["peertube-7.2.js"]),
         ("6.2.1", "6.3.0", ["peertube-6.3.js"]),
+        ("6.3.0", "8.0.1", ["peertube-7.2.js", "peertube-8.0.js"]),  # in this order, both in 8.0.1's tree
         ("8.0.0", "8.0.1", []),
     ],
 )

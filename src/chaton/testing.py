@@ -431,3 +431,90 @@ def framadate_read_poll(host, root: str, poll_id: str) -> tuple[str, str]:
     """A poll as a reader sees it: its page and its CSV export (exportcsv.php)."""
     reader = FramadateBrowser(host, root, "reader")
     return reader.get(f"/{poll_id}"), reader.get(f"/exportcsv.php?poll={poll_id}")
+
+
+# PeerTube's REST API and static files, through nginx and TLS (the address named: Docker rewrites /etc/hosts when
+# an instance restarts).
+PEERTUBE_DOMAIN = "tube.chaton.test"
+PEERTUBE_BASE = f"https://{PEERTUBE_DOMAIN}"
+
+
+def peertube_get(host, root: str, path: str, *args: str) -> str:
+    """The body of one request to PeerTube through the proxy."""
+    result = curl(host, f"{PEERTUBE_BASE}{path}", "--resolve", f"{PEERTUBE_DOMAIN}:443:127.0.0.1", *args, cacert=root)
+    assert result.rc == 0, result.stderr
+    return result.stdout
+
+
+def peertube_get_json(host, root: str, path: str, *args: str):
+    return json.loads(peertube_get(host, root, path, *args))
+
+
+def peertube_wait_up(host, root: str, seconds: int = 180) -> None:
+    """Wait until PeerTube answers its ping through the proxy."""
+    deadline = time.time() + seconds
+    while True:
+        result = curl(
+            host, f"{PEERTUBE_BASE}/api/v1/ping", "--resolve", f"{PEERTUBE_DOMAIN}:443:127.0.0.1", cacert=root
+        )
+        if result.rc == 0 and result.stdout.strip() == "pong":
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"PeerTube did not come back: {result.stdout} {result.stderr}")
+        time.sleep(2)
+
+
+def peertube_login(host, root: str, password: str, username: str = "root") -> dict:
+    """The OAuth password grant of PeerTube's own web client; its JSON answer (access_token when it worked)."""
+    client = peertube_get_json(host, root, "/api/v1/oauth-clients/local")
+    form = {
+        "client_id": client["client_id"],
+        "client_secret": client["client_secret"],
+        "grant_type": "password",
+        "response_type": "code",
+        "username": username,
+        "password": password,
+    }
+    args = [a for key, value in form.items() for a in ("--data-urlencode", f"{key}={value}")]
+    return peertube_get_json(host, root, "/api/v1/users/token", *args)
+
+
+def peertube_upload(host, root: str, token: str, clip: str, name: str) -> str:
+    """Upload a file to the user's first channel (public); the video's uuid."""
+    auth = f"Authorization: Bearer {token}"
+    channel = peertube_get_json(host, root, "/api/v1/users/me", "-H", auth)["videoChannels"][0]["id"]
+    fields = {"videofile": f"@{clip}", "channelId": channel, "name": name, "privacy": 1}
+    args = [a for key, value in fields.items() for a in ("-F", f"{key}={value}")]
+    # PeerTube answers once it has probed the file: more than curl's 30 s on a loaded host.
+    upload = peertube_get_json(host, root, "/api/v1/videos/upload", "-H", auth, *args, "--max-time", "300")
+    assert "video" in upload, upload
+    return upload["video"]["uuid"]
+
+
+def peertube_wait_published(host, root: str, uuid: str, seconds: int = 600) -> dict:
+    """Wait until the video is published with its HLS playlist's files; the video."""
+    deadline = time.time() + seconds
+    while True:
+        video = peertube_get_json(host, root, f"/api/v1/videos/{uuid}")
+        playlists = video["streamingPlaylists"]
+        if video["state"]["id"] == 1 and playlists and playlists[0]["files"]:
+            return video
+        if time.time() > deadline:
+            raise AssertionError(f"not published after {seconds} s: {video['state']}")
+        time.sleep(2)
+
+
+def peertube_hls_segment(host, root: str, video: dict) -> str:
+    """Fetch the master playlist, its first variant and a range of its first segment through nginx; its path."""
+    master_path = video["streamingPlaylists"][0]["playlistUrl"].removeprefix(PEERTUBE_BASE)
+    master = peertube_get(host, root, master_path)
+    assert master.startswith("#EXTM3U"), master
+    directory = master_path.rsplit("/", 1)[0]
+    variant_name = next(line for line in master.splitlines() if line and not line.startswith("#"))
+    variant = peertube_get(host, root, f"{directory}/{variant_name}")
+    assert "#EXTINF" in variant or "#EXT-X-MAP" in variant, variant
+    segment = next(line for line in variant.splitlines() if line and not line.startswith("#"))
+    range_args = ["-H", "Range: bytes=0-1023", "-o", "/dev/null", "-w", "%{http_code} %{size_download}"]
+    answer = peertube_get(host, root, f"{directory}/{segment}", *range_args)
+    assert answer == "206 1024", answer
+    return f"{directory}/{segment}"

@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 from conftest import APP_AVAILABLE, VERSION
 
-from chaton.testing import chaton_command, curl, pebble_root, restart_instance
+from chaton.testing import (
+    chaton_command,
+    pebble_root,
+    peertube_upload,
+    peertube_wait_published,
+    restart_instance,
+)
+from chaton.testing import peertube_get as get
+from chaton.testing import peertube_get_json as get_json
+from chaton.testing import peertube_hls_segment as hls_segment
+from chaton.testing import peertube_login as login
+from chaton.testing import peertube_wait_up as wait_up
 
 if not APP_AVAILABLE:
     pytest.skip("PeerTube release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
@@ -40,16 +51,6 @@ def root(host):
     return pebble_root(host)
 
 
-def get(host, root, path, *args):
-    result = curl(host, f"{BASE}{path}", "--resolve", RESOLVE, *args, cacert=root)
-    assert result.rc == 0, result.stderr
-    return result.stdout
-
-
-def get_json(host, root, path, *args):
-    return json.loads(get(host, root, path, *args))
-
-
 def status(host, root, path, *args):
     return get(host, root, path, *args, "-o", "/dev/null", "-w", "%{http_code}")
 
@@ -71,55 +72,6 @@ def sampler(host):
     put = host.run(f"echo %s | base64 -d > {RSS} && chmod 0755 {RSS}", base64.b64encode(script).decode())
     assert put.rc == 0, put.stderr
     return RSS
-
-
-def hls_segment(host, root, video):
-    """Fetch the master playlist, its first variant and a range of its first segment through nginx."""
-    master_path = video["streamingPlaylists"][0]["playlistUrl"].removeprefix(BASE)
-    master = get(host, root, master_path)
-    assert master.startswith("#EXTM3U"), master
-    directory = master_path.rsplit("/", 1)[0]
-    variant_name = next(line for line in master.splitlines() if line and not line.startswith("#"))
-    variant = get(host, root, f"{directory}/{variant_name}")
-    assert "#EXTINF" in variant or "#EXT-X-MAP" in variant, variant
-    segment = next(line for line in variant.splitlines() if line and not line.startswith("#"))
-    answer = get(
-        host,
-        root,
-        f"{directory}/{segment}",
-        "-H",
-        "Range: bytes=0-1023",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code} %{size_download}",
-    )
-    assert answer == "206 1024", answer
-    return f"{directory}/{segment}"
-
-
-def wait_up(host, root, seconds=180):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        result = curl(host, f"{BASE}/api/v1/ping", "--resolve", RESOLVE, cacert=root)
-        if result.rc == 0 and result.stdout.strip() == "pong":
-            return
-        time.sleep(2)
-    raise AssertionError(f"PeerTube did not come back: {result.stdout} {result.stderr}")
-
-
-def login(host, root, password):
-    client = get_json(host, root, "/api/v1/oauth-clients/local")
-    form = {
-        "client_id": client["client_id"],
-        "client_secret": client["client_secret"],
-        "grant_type": "password",
-        "response_type": "code",
-        "username": "root",
-        "password": password,
-    }
-    args = [a for key, value in form.items() for a in ("--data-urlencode", f"{key}={value}")]
-    return get_json(host, root, "/api/v1/users/token", *args)
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +118,6 @@ def test_an_uploaded_video_is_transcoded_and_played_as_hls_through_nginx(host, r
         f" -f lavfi -i sine=duration=5 -c:v libx264 -c:a aac {CLIP}"
     )
     assert made.rc == 0, made.stderr
-    auth = f"Authorization: Bearer {token}"
-    channel = get_json(host, root, "/api/v1/users/me", "-H", auth)["videoChannels"][0]["id"]
     idle = rss_tree(host)
     print(f"idle RSS: PeerTube process {rss_main(host) // 1024} MB, its processes {idle['kb'] // 1024} MB")
     # Peak resident memory of the unit's processes (Node + ffmpeg) from upload to published, sampled from /proc.
@@ -175,35 +125,9 @@ def test_an_uploaded_video_is_transcoded_and_played_as_hls_through_nginx(host, r
     assert started.rc == 0, started.stderr
     try:
         start = time.monotonic()
-        upload = get_json(
-            host,
-            root,
-            "/api/v1/videos/upload",
-            "-H",
-            auth,
-            "-F",
-            f"videofile=@{CLIP}",
-            "-F",
-            f"channelId={channel}",
-            "-F",
-            "name=Mire de test",
-            "-F",
-            "privacy=1",
-            # PeerTube answers once it has probed the file: more than curl's 30 s on a loaded host.
-            "--max-time",
-            "300",
-        )
-        uuid = upload["video"]["uuid"]
+        uuid = peertube_upload(host, root, token, CLIP, "Mire de test")
         STATE["uuid"] = uuid
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            video = get_json(host, root, f"/api/v1/videos/{uuid}")
-            playlists = video["streamingPlaylists"]
-            if video["state"]["id"] == 1 and playlists and playlists[0]["files"]:
-                break
-            time.sleep(2)
-        else:
-            raise AssertionError(f"not published after 600 s: {video['state']}")
+        peertube_wait_published(host, root, uuid)
         print(f"upload to published: {time.monotonic() - start:.1f} s")
     finally:
         host.run("systemctl stop chaton-test-rss")

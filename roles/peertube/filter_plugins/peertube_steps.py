@@ -11,6 +11,10 @@ import re
 
 # Newest major whose requirements the role knows: anything later is refused until its notes are read.
 KNOWN_MAJOR = 9
+# Oldest major from which the role carries every later step (one-off scripts, Node.js and PostgreSQL floors;
+# PeerTube's own database migrations run in order from any older version at start): from it, a jump over majors
+# (6.3 -> 8.x) is one converge; from an older one, the admin goes through the next major first.
+OLDEST_MAJOR = 6
 
 # Requirements from upstream's IMPORTANT NOTES (CHANGELOG.md), by the first version that has them.
 NODE_FLOOR = ((8, 2), 22)  # 8.2.0 removed Node.js 20 support (>= 22.12)
@@ -50,10 +54,11 @@ def peertube_step_problems(current, target, postgresql_major=None, nodejs_major=
             "(the database has already been migrated). Set peertube_version to "
             f"{current} or later, or restore a backup taken before {current}."
         )
-    if current_v and target_v[0] > current_v[0] + 1:
+    if current_v and target_v[0] > current_v[0] + 1 and current_v[0] < OLDEST_MAJOR:
         problems.append(
-            f"PeerTube {current} to {target} skips major version {current_v[0] + 1}: upgrade to the last "
-            f"{current_v[0] + 1}.x release first (converge once with it), then to {target}."
+            f"PeerTube {current} to {target} skips major version {current_v[0] + 1}, and the role knows upstream's "
+            f"steps from {OLDEST_MAJOR}.0 on only: upgrade to the last {current_v[0] + 1}.x release first (converge "
+            f"once with it, following upstream's IMPORTANT NOTES), then to {target}."
         )
     if target_v[0] > KNOWN_MAJOR:
         problems.append(
