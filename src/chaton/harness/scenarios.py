@@ -33,8 +33,8 @@ ORDER = [
 # (backup, and upgrade's rollback on 13), the portal on 13 (it is converged by
 # every other scenario on both). Etherpad and PeerTube run on the Node.js
 # build from the npm registry, the same binary on both releases: the real
-# Etherpad runs on 12 (etherpad, restore) and on 13 (upgrade), PeerTube on 13
-# (ffmpeg 7, PostgreSQL 17). EtherCalc (Debian's Node.js), Framadate (PHP)
+# Etherpad runs on 12 (etherpad, restore), PeerTube on 13 (ffmpeg 7,
+# PostgreSQL 17; upgrade takes it from 6.3.0 on Debian's Node.js 20). EtherCalc (Debian's Node.js), Framadate (PHP)
 # and the base host run on both. CHATON_ALL_RELEASES=1 runs every scenario on
 # every release.
 ONE_RELEASE = {
