@@ -35,10 +35,16 @@ NEW_CHECKSUM = "sha256:f8d3b1e6597d59ffd1be270389b1a03dfea6d38d91c15f6f90920efef
 TOP = "/var/www/peertube"
 CLIP = "/root/chaton-upgrade-clip.mp4"
 COMMENT = "Vue sur PeerTube 6.3.0, relue après la mise à jour."
-UPGRADE = [
-    *["-e", "chaton_only=peertube", "-e", f"peertube_version={NEW}", "-e", f"peertube_checksum={NEW_CHECKSUM}"],
-    *["-e", f"peertube_mirror_path={BUILDS[NEW]}", "-e", "peertube_nodejs_major=24"],
-]
+# site.yml alone (the converge's first play switched PeerTube on): the service is named again.
+SETTINGS = {
+    "chaton_only": "peertube",
+    "peertube_enabled": "true",
+    "peertube_version": NEW,
+    "peertube_checksum": NEW_CHECKSUM,
+    "peertube_mirror_path": BUILDS[NEW],
+    "peertube_nodejs_major": "24",
+}
+UPGRADE = [arg for name, value in SETTINGS.items() for arg in ("-e", f"{name}={value}")]
 STATE = {}
 
 
@@ -94,6 +100,7 @@ def test_upgrade_over_7x_switches_to_pnpm_and_node_24(host, root):
     output, elapsed = run_playbook("site.yml", UPGRADE)
     figures(f"upgrade peertube {OLD} -> {NEW} (site.yml, chaton_only=peertube, pnpm install included): {elapsed:.0f} s")
     assert re.search(r"failed=0\b", output), output[-3000:]
+    assert "TASK [peertube : Ensure the production dependencies of PeerTube are installed - 8.0.1]" in output
     peertube_wait_up(host, root)
     assert host.file(f"{TOP}/peertube-latest").linked_to == f"{TOP}/versions/peertube-v{NEW}"
     assert peertube_get_json(host, root, "/api/v1/config")["serverVersion"] == NEW
