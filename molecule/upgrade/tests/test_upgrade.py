@@ -1,7 +1,7 @@
 """An upgrade of the real app: sheets made on EtherCalc 0.20170704.0 are read back on 0.20200127.0.
 
-The converge deployed the previous release; the upgrade is a second run of site.yml with the pin moved
-(`-e chaton_only=ethercalc`, what `chaton deploy --only ethercalc` runs).
+The converge deployed the previous release; the upgrade is what `chaton deploy --only ethercalc` runs with the pin
+moved: playbooks/service.yml with `-e chaton_only=ethercalc`.
 
 First an upgrade that fails: the pin moves to 0.20200127.0 with a health check no answer passes
 (ethercalc_health_expect, a real setting) -- the new release really runs, really answers and really fails the
@@ -27,6 +27,9 @@ NEVER = "chaton-not-in-any-answer"
 REPO = "/var/backups/chaton/borg"
 BORG_ENV = "BORG_PASSCOMMAND='cat /etc/chaton/backup/passphrase'"
 
+# What `chaton deploy --only <service>` runs: the service alone, then the portal.
+SERVICE_PLAYBOOK = "playbooks/service.yml"
+
 
 def figures(line: str) -> None:
     """Measured figures, kept for the maintainer's note (.cache/figures/, not committed)."""
@@ -42,8 +45,8 @@ def upgrade_through_the_block(host, service: str, old: str, new: str, extra: lis
     The run must say the backup came first, name the pre-upgrade archive, and that archive must be in the local
     repository. `old`/`new` are the version directories the block compares. Return the archive's name.
     """
-    output, elapsed = run_playbook("site.yml", ["-e", f"chaton_only={service}", *extra])
-    figures(f"upgrade {service} {old} -> {new} (site.yml, chaton_only={service}{what}): {elapsed:.0f} s")
+    output, elapsed = run_playbook(SERVICE_PLAYBOOK, ["-e", f"chaton_only={service}", *extra])
+    figures(f"upgrade {service} {old} -> {new} (service.yml, chaton_only={service}{what}): {elapsed:.0f} s")
     flat = " ".join(output.split())
     assert f"Upgrading {service} from {old} to {new}: backup first." in flat
     done = rf"{service} upgraded from {re.escape(old)} to {re.escape(new)} \(pre-upgrade archive ({service}-\S+)\)"
@@ -102,7 +105,7 @@ def test_failed_upgrade_rolls_back_to_the_previous_release_and_its_data(host):
     before = {sheet: csv(host, sheet) for sheet in SHEETS}
     process = started(host)
     output, elapsed = run_playbook(
-        "site.yml",
+        SERVICE_PLAYBOOK,
         # 15 attempts 2 s apart instead of 60: the check cannot pass, no need to wait two minutes.
         [
             *["-e", "chaton_only=ethercalc", "-e", f"ethercalc_version={NEW}"],
@@ -110,9 +113,7 @@ def test_failed_upgrade_rolls_back_to_the_previous_release_and_its_data(host):
         ],
         check=False,
     )
-    figures(
-        f"failed upgrade {OLD} -> {NEW} + rollback (site.yml, chaton_only=ethercalc, npm ci included): {elapsed:.0f} s"
-    )
+    figures(f"failed upgrade {OLD} -> {NEW} + rollback (service.yml, npm ci included): {elapsed:.0f} s")
     flat = " ".join(output.split())
     said = re.search(
         rf"upgrade of ethercalc from {OLD} to {NEW} failed its health check; rolled back to {OLD}, "

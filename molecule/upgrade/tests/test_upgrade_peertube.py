@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_upgrade import figures
+from test_upgrade import SERVICE_PLAYBOOK, figures
 
 from chaton.testing import (
     changed_tasks,
@@ -35,7 +35,7 @@ NEW_CHECKSUM = "sha256:f8d3b1e6597d59ffd1be270389b1a03dfea6d38d91c15f6f90920efef
 TOP = "/var/www/peertube"
 CLIP = "/root/chaton-upgrade-clip.mp4"
 COMMENT = "Vue sur PeerTube 6.3.0, relue après la mise à jour."
-# site.yml alone (the converge's first play switched PeerTube on): the service is named again.
+# `chaton deploy --only peertube` (the converge's first play switched PeerTube on): the service is named again.
 SETTINGS = {
     "chaton_only": "peertube",
     "peertube_enabled": "true",
@@ -97,8 +97,8 @@ def test_a_video_and_a_comment_are_made_on_the_previous_release(host, root):
 
 
 def test_upgrade_over_7x_switches_to_pnpm_and_node_24(host, root):
-    output, elapsed = run_playbook("site.yml", UPGRADE)
-    figures(f"upgrade peertube {OLD} -> {NEW} (site.yml, chaton_only=peertube, pnpm install included): {elapsed:.0f} s")
+    output, elapsed = run_playbook(SERVICE_PLAYBOOK, UPGRADE)
+    figures(f"upgrade peertube {OLD} -> {NEW} (service.yml, pnpm install included): {elapsed:.0f} s")
     assert re.search(r"failed=0\b", output), output[-3000:]
     assert "TASK [peertube : Ensure the production dependencies of PeerTube are installed - 8.0.1]" in output
     peertube_wait_up(host, root)
@@ -126,5 +126,5 @@ def test_the_video_and_its_comment_are_kept(host, root):
 
 
 def test_the_upgraded_host_converges_with_nothing_to_change(host):
-    output, _ = run_playbook("site.yml", UPGRADE)
+    output, _ = run_playbook(SERVICE_PLAYBOOK, UPGRADE)
     assert changed_tasks(output) == [], changed_tasks(output)
