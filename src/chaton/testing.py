@@ -105,6 +105,15 @@ def changed_tasks(output: str) -> list[str]:
     return tasks
 
 
+def secret(name: str) -> str:
+    """A secret chaton generated for the scenario's host, as the controller keeps it (owner-only file)."""
+    host_dir = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "secrets")
+    files = list(host_dir.glob(f"*/{name}"))
+    assert len(files) == 1, f"secret {name} not generated under {host_dir}"
+    assert files[0].stat().st_mode & 0o077 == 0, f"{files[0]} must be readable by its owner only"
+    return files[0].read_text().split()[0]
+
+
 def pebble_root(host) -> str:
     """Save the ACME server's current root on the instance; return its path."""
     cmd = host.run("curl -fsS --cacert /etc/pebble-test/api-ca.pem https://127.0.0.1:15000/roots/0 -o %s", PEBBLE_ROOT)

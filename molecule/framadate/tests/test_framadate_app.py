@@ -2,17 +2,15 @@
 
 import email
 import email.policy
-import os
 import re
 import shlex
 import time
-from pathlib import Path
 
 import pytest
 from conftest import APP, LIBRARIES
 
 from chaton.testing import FramadateBrowser as Browser
-from chaton.testing import curl, pebble_root, restart_instance
+from chaton.testing import curl, pebble_root, restart_instance, secret
 from chaton.testing import framadate_create_and_vote as create_and_vote
 
 if not APP:
@@ -23,12 +21,6 @@ DOMAIN = "date.chaton.test"
 BASE = f"https://{DOMAIN}"
 SINK = "/var/lib/smtp-sink-test"
 RESOLVE = f"{DOMAIN}:443:127.0.0.1"  # /etc/hosts is rewritten by docker on an instance restart
-
-
-def secret(name: str) -> str:
-    files = list(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "secrets").glob(f"*/{name}"))
-    assert len(files) == 1
-    return files[0].read_text().split()[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,26 +1,17 @@
 """What Framadate runs on, tested with or without the application: MariaDB, mail relay, PHP-FPM pool, nginx."""
 
 import email
-import os
 import shlex
 import time
-from pathlib import Path
 
 import pytest
 from conftest import APP
 
-from chaton.testing import PEBBLE_ROOT, assert_check_mode_clean, curl, pebble_root
+from chaton.testing import PEBBLE_ROOT, assert_check_mode_clean, curl, pebble_root, secret
 
 DOMAIN = "date.chaton.test"
 SINK = "/var/lib/smtp-sink-test"
 RESOLVE = f"{DOMAIN}:443:127.0.0.1"  # /etc/hosts is rewritten by docker on an instance restart
-
-
-def secret(name: str) -> str:
-    host_dir = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "secrets")
-    files = list(host_dir.glob(f"*/{name}"))
-    assert len(files) == 1, f"secret {name} not generated under {host_dir}"
-    return files[0].read_text().split()[0]
 
 
 @pytest.fixture(scope="module")

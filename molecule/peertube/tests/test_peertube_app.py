@@ -20,6 +20,7 @@ from chaton.testing import (
     peertube_upload,
     peertube_wait_published,
     restart_instance,
+    secret,
 )
 from chaton.testing import peertube_get as get
 from chaton.testing import peertube_get_json as get_json
@@ -39,11 +40,6 @@ CLIP = "/root/chaton-clip.mp4"
 RSS = "/usr/local/bin/chaton-test-rss"
 PEAK = "/root/chaton-rss-peak.json"
 STATE = {}
-
-
-def secret(name: str) -> str:
-    [path] = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]).glob(f"secrets/*/{name}")
-    return path.read_text().split()[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,12 @@
 """What holds with or without the PeerTube release: Node.js, databases, production.yaml, unit, nginx, firewall."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 from conftest import APP_AVAILABLE
 
-from chaton.testing import PEBBLE_ROOT, assert_check_mode_clean, curl, pebble_root
+from chaton.testing import PEBBLE_ROOT, assert_check_mode_clean, curl, pebble_root, secret
 
 DOMAIN = "tube.chaton.test"
 RESOLVE = f"{DOMAIN}:443:127.0.0.1"
@@ -30,13 +28,6 @@ def config(host, render_dir):
     text = host.file(f"{render_dir}/production.yaml").content_string
     assert text.startswith("# Managed by chaton")
     return yaml.safe_load(text)
-
-
-def secret(name: str) -> str:
-    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-    [path] = ephemeral.glob(f"secrets/*/{name}")
-    assert path.stat().st_mode & 0o077 == 0, f"{path} must be readable by its owner only"
-    return path.read_text().split()[0]
 
 
 def test_check_mode_reports_no_change_on_converged_host():

@@ -22,6 +22,7 @@ from chaton.testing import (
     peertube_wait_published,
     peertube_wait_up,
     run_playbook,
+    secret,
 )
 
 OLD, NEW = "6.3.0", "8.0.1"
@@ -46,11 +47,6 @@ SETTINGS = {
 }
 UPGRADE = [arg for name, value in SETTINGS.items() for arg in ("-e", f"{name}={value}")]
 STATE = {}
-
-
-def secret(name: str) -> str:
-    [path] = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]).glob(f"secrets/*/{name}")
-    return path.read_text().split()[0]
 
 
 @pytest.fixture(scope="module")
