@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from chaton.migrate import Row, State, classify, plan, read_sources, rows_from_results
+from chaton.migrate import Row, State, classify, paths, plan, read_sources, rows_from_results
 
 
 @pytest.mark.parametrize(
@@ -189,3 +189,10 @@ def test_an_item_the_playbook_did_not_report_is_failed_not_lost():
         ("https://a.org/p/y", "failed"),
     ]
     assert rows[0].bytes == 12 and rows[0].detail == ""
+
+
+def test_files_live_beside_the_inventory_directory_not_in_it(tmp_path):
+    # Ansible reads every file of an inventory directory as an inventory (a CSV as an INI one).
+    files = paths(tmp_path / "inventories" / "mine", "server")
+    assert {p.parent for p in files.values()} == {tmp_path / "inventories" / "mine-migrate"}
+    assert files["csv"].name == "server.csv" and files["state"].name == "server.state.json"

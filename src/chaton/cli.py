@@ -481,8 +481,8 @@ def migrate(
     """Bring Etherpad pads (with their history and chat) and EtherCalc sheets (formulas, formats, workbooks)
     from another host, Framapad or Framacalc for instance, onto this host.
 
-    One row per address; the old → new addresses in migrate-<host>.json and .csv beside the inventory. A second
-    run imports nothing twice and an interrupted one takes up where it stopped (migrate-<host>.state.json).
+    One row per address; the old → new addresses in <inventory>-migrate/<host>.json and .csv. A second
+    run imports nothing twice and an interrupted one takes up where it stopped (<inventory>-migrate/<host>.state.json).
     Exits non-zero when an address was not imported.
 
     Example: chaton migrate inventories/mine --from addresses.txt --from https://framapad.org/p/notes

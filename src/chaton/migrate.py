@@ -239,11 +239,16 @@ def plan(items: list[Item], state: State, force: bool = False) -> tuple[list[dic
 
 
 def paths(directory: Path, host: str) -> dict[str, Path]:
-    """Where a host's migration files live: beside the inventory."""
+    """Where a host's migration files live: beside the inventory's directory, in <inventory>-migrate/.
+
+    Not inside it: Ansible (and Molecule's verifier) read every file of an inventory directory as an inventory,
+    a CSV as an INI one.
+    """
+    folder = directory.with_name(f"{directory.name}-migrate")
     return {
-        "state": directory / f"migrate-{host}.state.json",
-        "json": directory / f"migrate-{host}.json",
-        "csv": directory / f"migrate-{host}.csv",
+        "state": folder / f"{host}.state.json",
+        "json": folder / f"{host}.json",
+        "csv": folder / f"{host}.csv",
     }
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import APP_AVAILABLE
 
-from chaton.testing import ETHERPAD_DOMAIN, chaton_run, curl, etherpad_api, pebble_root
+from chaton.migrate import paths
+from chaton.testing import chaton_run
 
 if not APP_AVAILABLE:
     pytest.skip("etherpad release not in CHATON_ARTIFACT_MIRROR (see converge)", allow_module_level=True)
@@ -25,11 +26,7 @@ SOURCE = "http://127.0.0.1:9011"
 UNIT = "chaton-migrate-source"
 PAD, TAKEN = "migrate-notes", "migrate-taken"
 INVENTORY_API_KEY = "molecule-inventory-api-key-4d9b2e61f0c84a7e"
-
-
-@pytest.fixture(scope="module")
-def root(host):
-    return pebble_root(host)
+HOST_API = "http://127.0.0.1:9001/api/1.2.13"
 
 
 class Source:
@@ -76,15 +73,20 @@ def source(host):
     host.run(f"systemctl stop {UNIT}; rm -rf {SOURCE_DIR}")
 
 
-def host_api(host, root, method, **params):
-    """The host's API through the proxy, in the version 1.2.13 of Etherpad 1.8 (chat calls)."""
+def host_api(host, method, **params):
+    """The host's Etherpad API on its loopback port (version 1.2.13, that of Etherpad 1.8, has the chat calls).
+
+    Not through the proxy: the app module restarts the instance, which gives pebble a new root.
+    """
     query = urllib.parse.urlencode({"apikey": INVENTORY_API_KEY, **params})
-    url = f"https://{ETHERPAD_DOMAIN}/api/1.2.13/{method}?{query}"
-    result = curl(host, url, "--resolve", f"{ETHERPAD_DOMAIN}:443:127.0.0.1", cacert=root)
-    assert result.rc == 0, result.stderr
-    answer = json.loads(result.stdout)
+    answer = json.loads(host.check_output(f"curl -fsS -m 30 {shlex.quote(f'{HOST_API}/{method}?{query}')}"))
     assert answer["code"] == 0, (method, answer)
     return answer["data"] or {}
+
+
+def host_api_answer(host, method, **params) -> dict:
+    query = urllib.parse.urlencode({"apikey": INVENTORY_API_KEY, **params})
+    return json.loads(host.check_output(f"curl -fsS -m 30 {shlex.quote(f'{HOST_API}/{method}?{query}')}"))
 
 
 def inventory() -> str:
@@ -92,7 +94,7 @@ def inventory() -> str:
 
 
 def state_file(host) -> Path:
-    return Path(inventory()).parent / f"migrate-{host.backend.get_hostname()}.state.json"
+    return paths(Path(inventory()).parent, host.backend.get_hostname())["state"]
 
 
 def migrate(host, tmp_path, *addresses, force=False) -> tuple[int, str, dict]:
@@ -106,7 +108,7 @@ def migrate(host, tmp_path, *addresses, force=False) -> tuple[int, str, dict]:
 
 
 @pytest.fixture(scope="module")
-def pads(host, root, source):
+def pads(host, source):
     """A pad written by two authors over seven revisions with a chat message; another name the host already uses."""
     state_file(host).unlink(missing_ok=True)
     alice = source.api("createAuthor", name="Alice")["authorID"]
@@ -117,16 +119,16 @@ def pads(host, root, source):
     source.api("appendChatMessage", padID=PAD, text="On commence ?", authorID=bob)
     source.api("createPad", padID=TAKEN, text="Texte de la source\n")
     for pad in (PAD, TAKEN):  # left by an earlier run on a kept instance
-        etherpad_api(host, root, "deletePad", INVENTORY_API_KEY, padID=pad)
-    host_api(host, root, "createPad", padID=TAKEN, text="Texte déjà sur l'hôte\n")
-    host_api(host, root, "setText", padID=TAKEN, text="Texte déjà sur l'hôte, modifié\n")
+        host_api_answer(host, "deletePad", padID=pad)
+    host_api(host, "createPad", padID=TAKEN, text="Texte déjà sur l'hôte\n")
+    host_api(host, "setText", padID=TAKEN, text="Texte déjà sur l'hôte, modifié\n")
     readonly = source.api("getReadOnlyID", padID=PAD)["readOnlyID"]
     return {"readonly": readonly, "authors": sorted([alice, bob])}
 
 
-def test_migrate_brings_a_pad_with_its_history_and_reports_each_address(host, root, source, pads, tmp_path):
-    for path in Path(inventory()).parent.glob("migrate-*"):
-        path.unlink()
+def test_migrate_brings_a_pad_with_its_history_and_reports_each_address(host, source, pads, tmp_path):
+    for path in paths(Path(inventory()).parent, host.backend.get_hostname()).values():
+        path.unlink(missing_ok=True)
     code, output, rows = migrate(
         host,
         tmp_path,
@@ -155,45 +157,45 @@ def test_migrate_brings_a_pad_with_its_history_and_reports_each_address(host, ro
     # The API keys never appear.
     assert INVENTORY_API_KEY not in output and source.key not in output
     # Text, every revision, a revision in the middle, authors and chat, as the source has them.
-    assert host_api(host, root, "getText", padID=PAD) == source.api("getText", padID=PAD)
+    assert host_api(host, "getText", padID=PAD) == source.api("getText", padID=PAD)
     revisions = source.api("getRevisionsCount", padID=PAD)["revisions"]
     assert revisions == 6
-    assert host_api(host, root, "getRevisionsCount", padID=PAD)["revisions"] == revisions
-    assert host_api(host, root, "getText", padID=PAD, rev=3) == source.api("getText", padID=PAD, rev=3)
-    assert host_api(host, root, "getText", padID=PAD, rev=3)["text"].startswith("Ordre du jour\npoint 1 é\n")
-    assert sorted(host_api(host, root, "listAuthorsOfPad", padID=PAD)["authorIDs"]) == pads["authors"]
+    assert host_api(host, "getRevisionsCount", padID=PAD)["revisions"] == revisions
+    assert host_api(host, "getText", padID=PAD, rev=3) == source.api("getText", padID=PAD, rev=3)
+    assert host_api(host, "getText", padID=PAD, rev=3)["text"].startswith("Ordre du jour\npoint 1 é\n")
+    assert sorted(host_api(host, "listAuthorsOfPad", padID=PAD)["authorIDs"]) == pads["authors"]
     chat = source.api("getChatHistory", padID=PAD)["messages"]
-    assert [m["text"] for m in host_api(host, root, "getChatHistory", padID=PAD)["messages"]] == ["On commence ?"]
+    assert [m["text"] for m in host_api(host, "getChatHistory", padID=PAD)["messages"]] == ["On commence ?"]
     assert [m["text"] for m in chat] == ["On commence ?"]
     # The pad already on the host is left as it was.
-    assert host_api(host, root, "getText", padID=TAKEN)["text"] == "Texte déjà sur l'hôte, modifié\n"
+    assert host_api(host, "getText", padID=TAKEN)["text"] == "Texte déjà sur l'hôte, modifié\n"
     # A read-only address: the same history under a new name, and the host's read-only address of it.
     readonly_row = rows[f"{SOURCE}/p/{pads['readonly']}"]
     assert re.fullmatch(r"https://pad\.chaton\.test/p/r\.[0-9a-f]+", readonly_row["address"]), readonly_row
-    assert host_api(host, root, "getText", padID=readonly_row["name"]) == source.api("getText", padID=PAD)
+    assert host_api(host, "getText", padID=readonly_row["name"]) == source.api("getText", padID=PAD)
     # The mapping a host sends its users.
-    mapping = json.loads((Path(inventory()).parent / f"migrate-{host.backend.get_hostname()}.json").read_text())
+    mapping = json.loads((paths(Path(inventory()).parent, host.backend.get_hostname())["json"]).read_text())
     assert {"old": f"{SOURCE}/p/{PAD}", "new": f"https://pad.chaton.test/p/{PAD}", "service": "etherpad"} in mapping
     assert all(m["old"] != f"{SOURCE}/p/{TAKEN}" for m in mapping)
 
 
-def test_a_second_run_imports_nothing_twice(host, root, source, pads, tmp_path):
+def test_a_second_run_imports_nothing_twice(host, source, pads, tmp_path):
     code, output, rows = migrate(host, tmp_path, f"{SOURCE}/p/{PAD}")
     assert code == 0, output
     assert re.search(r"\b1 skipped\b", output), output
     assert "migrating to" not in output, "nothing to send to the host: no playbook run"
-    assert host_api(host, root, "getRevisionsCount", padID=PAD)["revisions"] == 6
+    assert host_api(host, "getRevisionsCount", padID=PAD)["revisions"] == 6
     # Without the state file (lost, or another controller), the host's content is recognised: nothing imported.
     state_file(host).unlink()
     code, output, rows = migrate(host, tmp_path, f"{SOURCE}/p/{PAD}")
     assert code == 0, output
     assert rows[f"{SOURCE}/p/{PAD}"]["status"] == "already there", output
-    assert host_api(host, root, "getRevisionsCount", padID=PAD)["revisions"] == 6
+    assert host_api(host, "getRevisionsCount", padID=PAD)["revisions"] == 6
 
 
-def test_force_replaces_a_pad_the_host_already_has(host, root, source, pads, tmp_path):
+def test_force_replaces_a_pad_the_host_already_has(host, source, pads, tmp_path):
     code, output, rows = migrate(host, tmp_path, f"{SOURCE}/p/{TAKEN}", force=True)
     assert code == 0, output
     assert rows[f"{SOURCE}/p/{TAKEN}"]["status"] == "imported", output
-    assert host_api(host, root, "getText", padID=TAKEN) == source.api("getText", padID=TAKEN)
-    assert host_api(host, root, "getRevisionsCount", padID=TAKEN) == source.api("getRevisionsCount", padID=TAKEN)
+    assert host_api(host, "getText", padID=TAKEN) == source.api("getText", padID=TAKEN)
+    assert host_api(host, "getRevisionsCount", padID=TAKEN) == source.api("getRevisionsCount", padID=TAKEN)
