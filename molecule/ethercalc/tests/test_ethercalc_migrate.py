@@ -90,8 +90,10 @@ def source(host):
     assert command(host, f"{SOURCE}/_/{BOOK}.1", "set B4 formula SUM(B2:B3)") == "202"
     assert put(host, f"{SOURCE}/_/{BOOK}.2", "Note\n7\n", "text/csv") == "201"
     assert command(host, f"{SOURCE}/_/{BOOK}.2", "set A3 formula A2*6") == "202"
+    # The index where EtherCalc reads it (GET /_/=name reads the key %3Dname).
     index = f'#url,#title\n"/{BOOK}.1","Dépenses"\n"/{BOOK}.2","Notes"\n'
-    assert put(host, f"{SOURCE}/_/={BOOK}", index, "text/csv") == "201"
+    assert put(host, f"{SOURCE}/_/%253D{BOOK}", index, "text/csv") == "201"
+    assert f"/{BOOK}.2" in curl(host, f"{SOURCE}/_/={BOOK}").stdout
     assert source_cell(host, SHEET, "C4").get("datavalue") == 47.5
     yield
     host.run(f"systemctl stop {UNIT}")
