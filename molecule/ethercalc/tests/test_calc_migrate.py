@@ -1,7 +1,8 @@
 """`chaton migrate` from an EtherCalc as its users know it to the host: formulas, formats and workbooks.
 
 The source is a second process of the installed EtherCalc with upstream's defaults on port 8001, on the same
-Redis server in a database index of its own (REDIS_DB), as a transient unit.
+Redis server in a database index of its own (REDIS_DB), as a transient unit. The file's name sorts it before
+test_ethercalc.py, whose last tests remove EtherCalc.
 """
 
 import json
