@@ -463,6 +463,61 @@ def restore(
 
 
 @app.command()
+def migrate(
+    inventory: Annotated[Path, typer.Argument(help="Inventory directory or hosts.yml.")] = DEFAULT_INVENTORY,
+    sources: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from",
+            help="A pad or sheet address, or a file holding addresses (any text: one per line, a pasted mail). "
+            "Repeatable.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace a pad or sheet the host already holds with other content; import again.")
+    ] = False,
+    vault_password_file: Annotated[Path | None, typer.Option(help="ansible-vault password file.")] = None,
+) -> None:
+    """Bring Etherpad pads (with their history and chat) and EtherCalc sheets (formulas, formats, workbooks)
+    from another host, Framapad or Framacalc for instance, onto this host.
+
+    One row per address; the old → new addresses in <inventory>-migrate/<host>.json and .csv. A second
+    run imports nothing twice and an interrupted one takes up where it stopped (<inventory>-migrate/<host>.state.json).
+    Exits non-zero when an address was not imported.
+
+    Example: chaton migrate inventories/mine --from addresses.txt --from https://framapad.org/p/notes
+    """
+    from chaton import migrate as m
+    from chaton import migrate_run
+
+    if not sources:
+        console.print("[red]--from is missing[/red]: give a pad or sheet address, or a file of addresses")
+        raise typer.Exit(2)
+    inv = _load(inventory)
+    try:
+        addresses = m.read_sources(sources)
+    except FileNotFoundError as exc:
+        console.print(f"[red]--from {exc.args[0]}[/red]: neither an http(s):// address nor a file")
+        raise typer.Exit(2) from None
+    if not addresses:
+        console.print(f"[red]no http(s):// address found in {', '.join(sources)}[/red]")
+        raise typer.Exit(2)
+    args = ["--vault-password-file", str(vault_password_file)] if vault_password_file else []
+    rows, written = migrate_run.run(inv, addresses, console, force=force, extra_args=args)
+    console.print(migrate_run.table(rows, "chaton migrate"))
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    console.print(", ".join(f"{n} {status}" for status, n in counts.items()), highlight=False)
+    for host, files in written.items():
+        say(f"{host}: old → new addresses in {files['json']} and {files['csv']}")
+    problems = [r for r in rows if r.status in migrate_run.PROBLEMS]
+    if problems:
+        say(f"Fix what the rows say, then run the same command again: chaton migrate {inventory} --from ...")
+    raise typer.Exit(1 if problems else 0)
+
+
+@app.command()
 def demo(
     release: Annotated[str, typer.Option(help="Debian release of the container (12 or 13).")] = "12",
     peertube_build: Annotated[

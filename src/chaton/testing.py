@@ -191,6 +191,16 @@ def chaton_command(*args: str, timeout: int = 1200) -> tuple[str, float]:
     return out, elapsed
 
 
+def chaton_run(*args: str, timeout: int = 600) -> tuple[int, str, float]:
+    """The volunteer's `chaton` command against the scenario, whatever its exit code: (code, output, seconds)."""
+    exe = shutil.which("chaton") or shutil.which("chaton", path=str(Path(sys.executable).parent))
+    assert exe, "the chaton command is not installed"
+    env = {**molecule_env(), "COLUMNS": "400"}  # one line per row, however long
+    start = time.monotonic()
+    proc = subprocess.run([exe, *args], env=env, capture_output=True, text=True, check=False, timeout=timeout)
+    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start
+
+
 def recreate_instance(name: str, timeout: int = 120) -> float:
     """Destroy a Molecule instance and create a new, empty one with the same image and options; wait for systemd.
 

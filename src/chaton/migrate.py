@@ -1,0 +1,283 @@
+"""`chaton migrate`: bring people's pads and sheets from another host (Framapad, Framacalc...) to this one.
+
+What runs where:
+
+- here (the controller): the addresses people gave are read and sorted (`classify`), each is given its name on
+  the host (`plan`), and a state file remembers what is already done, so a second run imports nothing twice and
+  an interrupted run takes up where it stopped;
+- on the host, through `playbooks/migrate.yml`: each pad or sheet is downloaded from its source and imported on
+  loopback. The host, not the volunteer's computer, downloads: it has the bandwidth, the data crosses the network
+  once, and EtherCalc only accepts writes from loopback (the proxy refuses them from outside). Etherpad's API key
+  never leaves the host either.
+
+Etherpad: the `.etherpad` export (`/p/<pad>/export/etherpad`) carries every revision, the authors with their
+colours and the chat; the host's own import endpoint (`/p/<pad>/import`) writes it in one step (upstream's
+`setPadRaw`). The HTTP API has no call that takes a history (`setText`/`setHTML` make one new revision, `copyPad`
+works within one host), so the import endpoint is the only way that keeps the timeslider. Upstream refuses it
+into a pad of 10 revisions or more; chaton refuses earlier, into any pad that has revisions on the host, unless
+`--force` (the host's pad is deleted first).
+
+EtherCalc: `GET /_/<sheet>` gives the SocialCalc save (formulas, formats), put back with `PUT /_/<sheet>`
+(`text/x-socialcalc`); a multi-sheet workbook (`/=<name>`) is its index sheet plus one sheet per tab.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import tempfile
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# What the playbook can import; the other services are recognised to say "not yet".
+SUPPORTED = ("etherpad", "ethercalc")
+NOT_YET = {
+    "framadate": "Framadate polls cannot be migrated yet (no import in Framadate): export each poll's CSV",
+    "peertube": "PeerTube videos are not migrated by chaton yet: use PeerTube's own user export and import",
+}
+# Statuses of a row; the first two mean done: a later run leaves the item alone.
+DONE = ("imported", "already there")
+URL = re.compile(r"https?://[^\s<>\"']+")
+PEERTUBE_PATHS = ("/w/", "/videos/", "/a/", "/c/", "/v/")
+SHEET_NAME = re.compile(r"^[A-Za-z0-9_.~-]+$")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One address people gave, sorted."""
+
+    source: str
+    service: str  # etherpad, ethercalc, framadate, peertube or unknown
+    kind: str = ""  # pad, readonly, sheet, workbook
+    base: str = ""  # scheme://host[:port][/path] where the application lives
+    name: str = ""  # the pad's or sheet's name on the source (a read-only id: r.<id>)
+    problem: str = ""  # why it is not imported, when known before any request
+
+    @property
+    def export(self) -> str:
+        """Where the host downloads it from."""
+        quoted = urllib.parse.quote(self.name, safe="=.~-_")
+        if self.service == "etherpad":
+            return f"{self.base}/p/{quoted}/export/etherpad"
+        return f"{self.base}/_/{quoted}"
+
+
+def _hint(hostname: str) -> str:
+    """The service a host name suggests (framapad.org, calc.example.org...), if any."""
+    labels = hostname.lower()
+    for word, service in (("pad", "etherpad"), ("calc", "ethercalc"), ("date", "framadate"), ("tube", "peertube")):
+        if word in labels:
+            return service
+    return ""
+
+
+def classify(address: str) -> Item:
+    """Sort one address: which application, which pad or sheet, or why it cannot be migrated."""
+    address = address.strip().rstrip(".,;)")
+    parsed = urllib.parse.urlsplit(address)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return Item(address, "unknown", problem="not a web address (http:// or https://)")
+    path = urllib.parse.unquote(parsed.path)
+    hint = _hint(parsed.hostname)
+    # Etherpad: .../p/<pad>[/timeslider|/export/...]; the application may live under a path (/pad/p/<pad>).
+    found = re.match(r"^(?P<prefix>.*?)/p/(?P<pad>[^/]+)(?:/.*)?$", path)
+    if found and hint != "peertube":
+        base = f"{parsed.scheme}://{parsed.netloc}{urllib.parse.quote(found['prefix'])}"
+        pad = found["pad"]
+        if pad.startswith("g.") and "$" in pad:
+            return Item(
+                address,
+                "etherpad",
+                "group",
+                base,
+                pad,
+                "group pad: private to its group on the source, chaton cannot read it; export it from the pad's "
+                "menu (Etherpad format) and import it by hand",
+            )
+        kind = "readonly" if pad.startswith("r.") else "pad"
+        return Item(address, "etherpad", kind, base, pad)
+    if hint in NOT_YET or path.startswith(PEERTUBE_PATHS) or re.match(r"^/[A-Za-z0-9]{24}/admin/?$", path):
+        service = hint if hint in NOT_YET else ("peertube" if path.startswith(PEERTUBE_PATHS) else "framadate")
+        return Item(address, service, problem=f"not yet: {NOT_YET[service]}")
+    # EtherCalc: /<sheet>, /<sheet>/view|edit|app, /=<workbook>, /_/<sheet>.
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["_"]:
+        parts = parts[1:]
+    if parts and len(parts) <= 2 and (len(parts) == 1 or parts[1] in ("view", "edit", "app")):
+        name = parts[0]
+        if SHEET_NAME.match(name.removeprefix("=")) and not name.startswith(("_", "=_")):
+            base = f"{parsed.scheme}://{parsed.netloc}"
+            return Item(address, "ethercalc", "workbook" if name.startswith("=") else "sheet", base, name)
+    return Item(address, "unknown", problem="not the address of an Etherpad pad or an EtherCalc sheet")
+
+
+def read_sources(values: list[str]) -> list[str]:
+    """Addresses from the --from values: an address itself, or a file holding addresses (any text: one per
+    line, a pasted mail or a bookmarks export). Duplicates are kept once, in order."""
+    found: list[str] = []
+    for value in values:
+        if URL.match(value):
+            candidates = [value]
+        else:
+            path = Path(value)
+            if not path.is_file():
+                raise FileNotFoundError(value)
+            text = path.read_text(encoding="utf-8", errors="replace")
+            candidates = [m.group(0) for m in URL.finditer(text)]
+        for candidate in candidates:
+            candidate = candidate.rstrip(".,;)")
+            if candidate not in found:
+                found.append(candidate)
+    return found
+
+
+@dataclass
+class Row:
+    """One item's outcome, as shown and as kept in the state file."""
+
+    source: str
+    service: str
+    status: str
+    address: str = ""
+    name: str = ""
+    bytes: int = 0
+    detail: str = ""
+
+
+@dataclass
+class State:
+    """What earlier runs did for one host: rows by source address (JSON beside the inventory)."""
+
+    path: Path
+    rows: dict[str, Row] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        if not path.is_file():
+            return cls(path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = set(Row.__dataclass_fields__)
+        rows = {src: Row(**{k: v for k, v in row.items() if k in known}) for src, row in data["rows"].items()}
+        return cls(path, rows)
+
+    def done(self, source: str) -> bool:
+        row = self.rows.get(source)
+        return row is not None and row.status in DONE
+
+    def record(self, row: Row) -> None:
+        """Keep a row, written at once (an interrupted run keeps what it did)."""
+        self.rows[row.source] = row
+        _write_atomic(self.path, json.dumps({"rows": {s: asdict(r) for s, r in self.rows.items()}}, indent=2))
+
+    def write_mapping(self, json_path: Path, csv_path: Path) -> None:
+        """Old address → new address of every item done, as JSON and CSV (what a host sends its users)."""
+        done = [r for r in self.rows.values() if r.status in DONE]
+        mapping = [{"old": r.source, "new": r.address, "service": r.service} for r in done]
+        _write_atomic(json_path, json.dumps(mapping, indent=2, ensure_ascii=False) + "\n")
+        with tempfile.NamedTemporaryFile("w", dir=csv_path.parent, delete=False, newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["old", "new", "service"])
+            writer.writerows([m["old"], m["new"], m["service"]] for m in mapping)
+        os.replace(f.name, csv_path)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as f:
+        f.write(text)
+    os.replace(f.name, path)
+
+
+def plan(items: list[Item], state: State, force: bool = False) -> tuple[list[dict], list[Row]]:
+    """What to send to the playbook, and the rows decided here.
+
+    An item done by an earlier run is not sent again (``--force`` sends it again). Each pad or sheet keeps its
+    name on the host, unless another source already took it (two hosts' pads named "notes"): then
+    ``notes-2``. A name given by an earlier run is kept, so a resumed run writes where the first one did.
+    """
+    rows: list[Row] = []
+    batch: list[dict] = []
+    taken = {(r.service, r.name) for r in state.rows.values() if r.name}
+    for item in items:
+        if item.problem:
+            status = "not yet" if item.problem.startswith("not yet") else "not supported"
+            rows.append(Row(item.source, item.service, status, detail=item.problem.removeprefix("not yet: ")))
+            continue
+        earlier = state.rows.get(item.source)
+        if earlier and earlier.status in DONE and not force:
+            rows.append(
+                Row(item.source, item.service, "skipped", earlier.address, earlier.name, earlier.bytes, "done earlier")
+            )
+            continue
+        if earlier and earlier.name:
+            name = earlier.name
+        elif item.kind == "workbook":
+            # Its sheets' names (<name>.1...) are written in its index and in formulas: the name stays.
+            name = item.name
+        else:
+            # Etherpad hides a pad's own name from those who hold its read-only address.
+            wanted = f"readonly-{item.name[2:]}" if item.kind == "readonly" else item.name
+            name, n = wanted, 2
+            while (item.service, name) in taken:
+                name, n = f"{wanted}-{n}", n + 1
+        taken.add((item.service, name))
+        batch.append(
+            {
+                "i": str(len(batch)),
+                "service": item.service,
+                "kind": item.kind,
+                "source": item.source,
+                "base": item.base,
+                "export": item.export,
+                "name": name,
+            }
+        )
+    return batch, rows
+
+
+def paths(directory: Path, host: str) -> dict[str, Path]:
+    """Where a host's migration files live: beside the inventory's directory, in <inventory>-migrate/.
+
+    Not inside it: Ansible (and Molecule's verifier) read every file of an inventory directory as an inventory,
+    a CSV as an INI one.
+    """
+    folder = directory.with_name(f"{directory.name}-migrate")
+    return {
+        "state": folder / f"{host}.state.json",
+        "json": folder / f"{host}.json",
+        "csv": folder / f"{host}.csv",
+    }
+
+
+def rows_from_results(results: list[dict], batch: list[dict]) -> list[Row]:
+    """The playbook's rows (one per item and per sheet of a workbook); an item it did not report is failed."""
+    rows = []
+    seen = set()
+    for r in results:
+        seen.add(r.get("i"))
+        rows.append(
+            Row(
+                r["source"],
+                r["service"],
+                r["status"],
+                r.get("address", ""),
+                r.get("name", ""),
+                int(r.get("bytes") or 0),
+                " ".join(str(r.get("detail") or "").split()),
+            )
+        )
+    for item in batch:
+        if item["i"] not in seen:
+            rows.append(Row(item["source"], item["service"], "failed", detail="the run stopped before this item"))
+    return rows
+
+
+def size(n: int) -> str:
+    for unit in ("B", "kB", "MB"):
+        if n < 1000 or unit == "MB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)

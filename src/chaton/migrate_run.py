@@ -1,0 +1,109 @@
+"""`chaton migrate` for one inventory: plan here, import on each host through playbooks/migrate.yml, report."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from chaton import migrate
+from chaton.inventory import Inventory
+from chaton.runner import run_playbook
+
+# The playbook's tasks whose items move the bar: one download and one import per item.
+STEPS = ("Download each pad and sheet", "Download each sheet of the workbooks", "Import each")
+PROBLEMS = ("failed", "refused", "not yet", "not supported")
+
+
+def run(
+    inv: Inventory,
+    addresses: list[str],
+    console: Console,
+    *,
+    force: bool = False,
+    extra_args: list[str] | None = None,
+) -> tuple[list[migrate.Row], dict[str, dict[str, Path]]]:
+    """Migrate the addresses to every host of the inventory; the rows and the files written per host."""
+    items = [migrate.classify(a) for a in addresses]
+    all_rows: list[migrate.Row] = []
+    written: dict[str, dict[str, Path]] = {}
+    for host in inv.hosts.values():
+        files = migrate.paths(inv.directory, host.name)
+        state = migrate.State.load(files["state"])
+        batch, rows = migrate.plan(items, state, force=force)
+        if batch:
+            rows += _import(inv, host.name, batch, console, force, extra_args or [])
+        for row in rows:
+            if row.status != "skipped":
+                state.record(row)
+        state.write_mapping(files["json"], files["csv"])
+        all_rows += rows
+        written[host.name] = files
+    return all_rows, written
+
+
+def _import(
+    inv: Inventory, host: str, batch: list[dict], console: Console, force: bool, extra_args: list[str]
+) -> list[migrate.Row]:
+    with tempfile.TemporaryDirectory(prefix="chaton-migrate-") as tmp:
+        results_file = Path(tmp) / "results.json"
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[current]}"),
+        ]
+        with Progress(*columns, console=console, transient=False) as progress:
+            bar = progress.add_task(f"migrating to {host}", total=2 * len(batch), current="")
+            done = 0
+
+            def on_event(event: dict) -> None:
+                nonlocal done
+                data = event.get("event_data") or {}
+                task = data.get("task", "")
+                if event.get("event") == "playbook_on_task_start":
+                    progress.update(bar, current=task[:50])
+                elif event.get("event", "").startswith("runner_item_on_") and task.startswith(STEPS):
+                    done += 1
+                    progress.update(bar, completed=done, total=max(done, progress.tasks[0].total or 0))
+
+            result = run_playbook(
+                "playbooks/migrate.yml",
+                inv.path,
+                extravars={"migrate_items": batch, "migrate_force": force, "migrate_results": str(results_file)},
+                limit=host,
+                extra_args=extra_args,
+                quiet=True,
+                on_event=on_event,
+            )
+            progress.update(bar, completed=progress.tasks[0].total, current="done" if result.ok else "stopped")
+        results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else []
+    rows = migrate.rows_from_results(results, batch)
+    if not result.ok:
+        why = "; ".join(f"task '{f.task}': {f.message}"[:300] for f in result.failures) or result.status
+        for row in rows:
+            if row.detail == "the run stopped before this item":
+                row.detail = f"the run stopped ({why}); run the same command again to take it up"
+    return rows
+
+
+def table(rows: list[migrate.Row], title: str) -> Table:
+    tab = Table(title=title)
+    for col in ("source", "new address", "status", "size", "detail"):
+        tab.add_column(col, overflow="fold")
+    colours = {"imported": "green", "already there": "green", "skipped": "dim"}
+    for r in rows:
+        colour = colours.get(r.status, "red" if r.status in ("failed", "refused") else "yellow")
+        tab.add_row(
+            r.source,
+            r.address or "-",
+            f"[{colour}]{r.status}[/{colour}]",
+            migrate.size(r.bytes) if r.bytes else "-",
+            r.detail,
+        )
+    return tab

@@ -1,0 +1,198 @@
+"""chaton migrate: sorting the addresses people give, naming them on the host, state and resume."""
+
+import csv
+import json
+
+import pytest
+
+from chaton.migrate import Row, State, classify, paths, plan, read_sources, rows_from_results
+
+
+@pytest.mark.parametrize(
+    ("address", "service", "kind", "base", "name"),
+    [
+        ("https://framapad.org/p/notes-AG", "etherpad", "pad", "https://framapad.org", "notes-AG"),
+        (
+            "https://mypads.framapad.org/p/r%C3%A9union/timeslider#5",
+            "etherpad",
+            "pad",
+            "https://mypads.framapad.org",
+            "réunion",
+        ),
+        ("https://pad.example.org/p/a/export/txt", "etherpad", "pad", "https://pad.example.org", "a"),
+        ("https://example.org/etherpad/p/b?lang=fr", "etherpad", "pad", "https://example.org/etherpad", "b"),
+        (
+            "http://127.0.0.1:9011/p/r.1234567890abcdef",
+            "etherpad",
+            "readonly",
+            "http://127.0.0.1:9011",
+            "r.1234567890abcdef",
+        ),
+        ("https://framacalc.org/budget-2026", "ethercalc", "sheet", "https://framacalc.org", "budget-2026"),
+        ("https://framacalc.org/budget/view", "ethercalc", "sheet", "https://framacalc.org", "budget"),
+        ("https://lite.framacalc.org/=classeur", "ethercalc", "workbook", "https://lite.framacalc.org", "=classeur"),
+        ("https://calc.example.org/_/tableau", "ethercalc", "sheet", "https://calc.example.org", "tableau"),
+    ],
+)
+def test_addresses_of_pads_and_sheets_are_recognised(address, service, kind, base, name):
+    item = classify(address)
+    assert (item.service, item.kind, item.base, item.name, item.problem) == (service, kind, base, name, "")
+
+
+def test_export_addresses_are_where_each_application_gives_its_native_form():
+    assert (
+        classify("https://framapad.org/p/r%C3%A9union").export == "https://framapad.org/p/r%C3%A9union/export/etherpad"
+    )
+    assert classify("https://framacalc.org/=wb").export == "https://framacalc.org/_/=wb"
+    assert classify("https://framacalc.org/x/edit").export == "https://framacalc.org/_/x"
+
+
+@pytest.mark.parametrize(
+    ("address", "service", "says"),
+    [
+        ("https://framadate.org/AbCdEfGhIjKlMnOp", "framadate", "not yet"),
+        ("https://date.example.org/AbCdEfGhIjKlMnOpQrStUvWx/admin", "framadate", "not yet"),
+        ("https://framatube.org/w/9c9de5e8-0a1e-484a-b099-e80766180a6d", "peertube", "not yet"),
+        ("https://videos.example.org/videos/watch/123", "peertube", "not yet"),
+        ("https://framapad.org/p/g.AbCdEfGhIjKlMnOp$notes", "etherpad", "group pad"),
+        ("ftp://framapad.org/p/x", "unknown", "not a web address"),
+        ("https://example.org/", "unknown", "not the address"),
+        ("https://example.org/x/b/c", "unknown", "not the address"),
+        ("https://framacalc.org/_new", "unknown", "not the address"),
+    ],
+)
+def test_other_addresses_get_a_reason_before_any_request(address, service, says):
+    item = classify(address)
+    assert item.service == service
+    assert item.problem.startswith(says) or says in item.problem, item.problem
+
+
+def test_sources_are_read_from_addresses_and_files_of_any_text(tmp_path):
+    mail = tmp_path / "mail.txt"
+    mail.write_text(
+        "Bonjour, mes pads : https://framapad.org/p/a, et https://framapad.org/p/b.\n"
+        "# et le tableur\n<https://framacalc.org/c>\nhttps://framapad.org/p/a\n",
+        encoding="utf-8",
+    )
+    found = read_sources(["https://framacalc.org/d", str(mail)])
+    assert found == [
+        "https://framacalc.org/d",
+        "https://framapad.org/p/a",
+        "https://framapad.org/p/b",
+        "https://framacalc.org/c",
+    ]
+    with pytest.raises(FileNotFoundError):
+        read_sources([str(tmp_path / "missing.txt")])
+
+
+def items(*addresses):
+    return [classify(a) for a in addresses]
+
+
+def test_plan_keeps_names_and_renames_only_collisions(tmp_path):
+    state = State(tmp_path / "s.json")
+    batch, rows = plan(
+        items(
+            "https://framapad.org/p/notes",
+            "https://pad.other.org/p/notes",
+            "https://framacalc.org/notes",
+            "https://framapad.org/p/r.0123456789abcdef",
+            "https://framadate.org/AbCdEfGhIjKlMnOp",
+        ),
+        state,
+    )
+    assert [(b["service"], b["name"]) for b in batch] == [
+        ("etherpad", "notes"),
+        ("etherpad", "notes-2"),
+        ("ethercalc", "notes"),  # another application: no collision
+        ("etherpad", "readonly-0123456789abcdef"),
+    ]
+    assert [b["i"] for b in batch] == ["0", "1", "2", "3"]
+    assert batch[3]["kind"] == "readonly" and batch[3]["export"].endswith("/p/r.0123456789abcdef/export/etherpad")
+    assert [(r.service, r.status) for r in rows] == [("framadate", "not yet")]
+
+
+def test_state_makes_a_second_run_import_nothing_twice_and_resumes_the_rest(tmp_path):
+    path = tmp_path / "migrate-host.state.json"
+    state = State(path)
+    state.record(Row("https://framapad.org/p/notes", "etherpad", "imported", "https://pad.x/p/notes", "notes", 10))
+    state.record(Row("https://pad.other.org/p/notes", "etherpad", "failed", name="notes-2", detail="unreachable"))
+    state.record(Row("https://framacalc.org/s", "ethercalc", "refused", name="s"))
+    again = State.load(path)
+    assert again.done("https://framapad.org/p/notes") and not again.done("https://framacalc.org/s")
+    batch, rows = plan(
+        items("https://framapad.org/p/notes", "https://pad.other.org/p/notes", "https://framacalc.org/s"), again
+    )
+    assert [(r.source, r.status) for r in rows] == [("https://framapad.org/p/notes", "skipped")]
+    assert rows[0].address == "https://pad.x/p/notes"
+    # The unfinished items keep the names the first run gave them (a resumed run writes where it wrote).
+    assert [(b["source"], b["name"]) for b in batch] == [
+        ("https://pad.other.org/p/notes", "notes-2"),
+        ("https://framacalc.org/s", "s"),
+    ]
+    # --force sends the done ones again, to the same name.
+    batch, rows = plan(items("https://framapad.org/p/notes"), again, force=True)
+    assert rows == [] and batch[0]["name"] == "notes"
+
+
+def test_a_new_source_does_not_take_a_name_an_earlier_run_gave(tmp_path):
+    state = State(tmp_path / "s.json")
+    state.record(Row("https://a.org/p/notes", "etherpad", "imported", name="notes"))
+    batch, _ = plan(items("https://b.org/p/notes"), state)
+    assert batch[0]["name"] == "notes-2"
+
+
+def test_workbooks_keep_their_name(tmp_path):
+    state = State(tmp_path / "s.json")
+    state.record(Row("https://a.org/=wb", "ethercalc", "imported", name="=wb"))
+    batch, _ = plan(items("https://b.org/=wb"), state)
+    assert batch[0]["name"] == "=wb"
+
+
+def test_mapping_lists_only_what_is_on_the_host(tmp_path):
+    state = State(tmp_path / "s.json")
+    state.record(Row("https://framapad.org/p/a", "etherpad", "imported", "https://pad.x/p/a", "a"))
+    state.record(Row("https://framapad.org/p/b", "etherpad", "already there", "https://pad.x/p/b", "b"))
+    state.record(Row("https://framapad.org/p/c", "etherpad", "failed", detail="404"))
+    state.write_mapping(tmp_path / "m.json", tmp_path / "m.csv")
+    mapping = json.loads((tmp_path / "m.json").read_text())
+    assert [(m["old"], m["new"]) for m in mapping] == [
+        ("https://framapad.org/p/a", "https://pad.x/p/a"),
+        ("https://framapad.org/p/b", "https://pad.x/p/b"),
+    ]
+    with (tmp_path / "m.csv").open(newline="") as f:
+        assert list(csv.reader(f))[1] == ["https://framapad.org/p/a", "https://pad.x/p/a", "etherpad"]
+
+
+def test_an_item_the_playbook_did_not_report_is_failed_not_lost():
+    batch = [
+        {"i": "0", "source": "https://a.org/p/x", "service": "etherpad"},
+        {"i": "1", "source": "https://a.org/p/y", "service": "etherpad"},
+    ]
+    results = [
+        {
+            "i": "0",
+            "source": "https://a.org/p/x",
+            "service": "etherpad",
+            "status": "imported",
+            "bytes": 12,
+            "address": "https://pad.x/p/x",
+            "name": "x",
+            "detail": "  ",
+        },
+        {"i": "0-wb.1", "source": "https://a.org/wb.1", "service": "ethercalc", "status": "imported"},
+    ]
+    rows = rows_from_results(results, batch)
+    assert [(r.source, r.status) for r in rows] == [
+        ("https://a.org/p/x", "imported"),
+        ("https://a.org/wb.1", "imported"),
+        ("https://a.org/p/y", "failed"),
+    ]
+    assert rows[0].bytes == 12 and rows[0].detail == ""
+
+
+def test_files_live_beside_the_inventory_directory_not_in_it(tmp_path):
+    # Ansible reads every file of an inventory directory as an inventory (a CSV as an INI one).
+    files = paths(tmp_path / "inventories" / "mine", "server")
+    assert {p.parent for p in files.values()} == {tmp_path / "inventories" / "mine-migrate"}
+    assert files["csv"].name == "server.csv" and files["state"].name == "server.state.json"
