@@ -153,6 +153,9 @@ def run_one(root: Path, scenario: str, release: str, log_dir: Path, command: str
         "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "15",
         # Lines as they come, so that each action's start is timed.
         "PYTHONUNBUFFERED": "1",
+        # The Docker API's answer to Molecule's create and destroy (community.docker reads it; 60 s by default):
+        # removing a large instance on a loaded machine took longer, and failed a scenario whose tests had passed.
+        "DOCKER_TIMEOUT": os.environ.get("DOCKER_TIMEOUT", "600"),
     }
     start = time.monotonic()
     actions: list[tuple[float, str]] = []
