@@ -7,12 +7,11 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from chaton import migrate
 from chaton.inventory import Inventory
-from chaton.runner import run_playbook
+from chaton.runner import playbook_progress, run_playbook
 
 # The playbook's tasks whose items move the bar: one download and one import per item.
 STEPS = ("Download each pad and sheet", "Download each sheet of the workbooks", "Import each")
@@ -51,14 +50,7 @@ def _import(
 ) -> list[migrate.Row]:
     with tempfile.TemporaryDirectory(prefix="chaton-migrate-") as tmp:
         results_file = Path(tmp) / "results.json"
-        columns = [
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[current]}"),
-        ]
-        with Progress(*columns, console=console, transient=False) as progress:
+        with playbook_progress(console) as progress:
             bar = progress.add_task(f"migrating to {host}", total=2 * len(batch), current="")
             done = 0
 

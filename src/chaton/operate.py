@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from chaton import checks, health, specs
 from chaton.inventory import Host, Inventory, load
-from chaton.runner import Result, count_tasks, run_playbook
+from chaton.runner import Result, count_tasks, playbook_progress, run_playbook
 
 
 @dataclass
@@ -37,14 +36,7 @@ def deploy(
     extravars = {"chaton_only": only} if only else {}
     args = list(extra_args or [])
     total = count_tasks(playbook, inv.path, args + (["-e", f"chaton_only={only}"] if only else []))
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[current]}"),
-    ]
-    with Progress(*columns, console=console, transient=False) as progress:
+    with playbook_progress(console) as progress:
         bar = progress.add_task("deploying", total=max(total, 1), current="")
         done = 0
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ansible_runner
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from chaton import project_root
 
@@ -119,3 +121,16 @@ def run_playbook(
     if not quiet and not result.ok:
         sys.stderr.write(stdout[-4000:])
     return result
+
+
+def playbook_progress(console: Console) -> Progress:
+    """The progress bar of a playbook run (deploy, migrate): what, the bar, N/M, the time, the current task."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+        console=console,
+        transient=False,
+    )
