@@ -24,12 +24,13 @@ FORMULAS = {"C2": "A2*B2", "C3": "A3*B3", "C4": "SUM(C2:C3)", "D2": "ROUND(C4/3,
 CSV = "Article,Prix,Total\n3,2.5,\n4,10,\n"
 
 
-def put(host, url: str, body: str, kind: str) -> str:
+def send(host, url: str, method: str, kind: str, body: str) -> str:
+    """An HTTP request to EtherCalc inside the instance; its status code."""
     out = curl(
         host,
         url,
         "-X",
-        "PUT",
+        method,
         "-H",
         f"Content-Type: {kind}",
         "--data-binary",
@@ -42,22 +43,12 @@ def put(host, url: str, body: str, kind: str) -> str:
     return out.stdout
 
 
+def put(host, url: str, body: str, kind: str) -> str:
+    return send(host, url, "PUT", kind, body)
+
+
 def command(host, url: str, cmd: str) -> str:
-    out = curl(
-        host,
-        url,
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: text/plain",
-        "--data-binary",
-        cmd,
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-    )
-    return out.stdout
+    return send(host, url, "POST", "text/plain", cmd)
 
 
 def source_cell(host, sheet: str, cell: str) -> dict:
