@@ -50,8 +50,7 @@ def test_export_addresses_are_where_each_application_gives_its_native_form():
 @pytest.mark.parametrize(
     ("address", "service", "says"),
     [
-        ("https://framadate.org/AbCdEfGhIjKlMnOp", "framadate", "not yet"),
-        ("https://date.example.org/AbCdEfGhIjKlMnOpQrStUvWx/admin", "framadate", "not yet"),
+        ("https://framadate.org/AbCdEfGhIjKlMnOp", "framadate", "its admin address"),
         ("https://framatube.org/w/9c9de5e8-0a1e-484a-b099-e80766180a6d", "peertube", "not yet"),
         ("https://videos.example.org/videos/watch/123", "peertube", "not yet"),
         ("https://framapad.org/p/g.AbCdEfGhIjKlMnOp$notes", "etherpad", "group pad"),
@@ -109,7 +108,7 @@ def test_plan_keeps_names_and_renames_only_collisions(tmp_path):
     ]
     assert [b["i"] for b in batch] == ["0", "1", "2", "3"]
     assert batch[3]["kind"] == "readonly" and batch[3]["export"].endswith("/p/r.0123456789abcdef/export/etherpad")
-    assert [(r.service, r.status) for r in rows] == [("framadate", "not yet")]
+    assert [(r.service, r.status) for r in rows] == [("framadate", "not supported")]
 
 
 def test_state_makes_a_second_run_import_nothing_twice_and_resumes_the_rest(tmp_path):

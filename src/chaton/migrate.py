@@ -19,6 +19,12 @@ into a pad of 10 revisions or more; chaton refuses earlier, into any pad that ha
 
 EtherCalc: `GET /_/<sheet>` gives the SocialCalc save (formulas, formats), put back with `PUT /_/<sheet>`
 (`text/x-socialcalc`); a multi-sheet workbook (`/=<name>`) is its index sheet plus one sheet per tab.
+
+Framadate: from a poll's admin address (what its creator holds), the admin page is read back into the poll's
+fields, choices, votes and comments (plugins/filter/chaton_framadate.py) and written into the host's database in
+one transaction (playbooks/files/framadate-import.php): Framadate has neither an export that keeps a poll whole nor
+an import. The poll's public id on the host derives from its admin address, so a second run finds it; its admin id
+is new, and the new admin address is what the mapping gives.
 """
 
 from __future__ import annotations
@@ -33,9 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # What the playbook can import; the other services are recognised to say "not yet".
-SUPPORTED = ("etherpad", "ethercalc")
+SUPPORTED = ("etherpad", "ethercalc", "framadate")
 NOT_YET = {
-    "framadate": "Framadate polls cannot be migrated yet (no import in Framadate): export each poll's CSV",
     "peertube": "PeerTube videos are not migrated by chaton yet: use PeerTube's own user export and import",
 }
 # Statuses of a row; the first two mean done: a later run leaves the item alone.
@@ -43,6 +48,10 @@ DONE = ("imported", "already there")
 URL = re.compile(r"https?://[^\s<>\"']+")
 PEERTUBE_PATHS = ("/w/", "/videos/", "/a/", "/c/", "/v/")
 SHEET_NAME = re.compile(r"^[A-Za-z0-9_.~-]+$")
+PUBLIC_POLL = (
+    "the public address of a Framadate poll: moving a poll takes its admin address, the one ending in /admin that "
+    "Framadate gave its creator (in the mail it sent)"
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,9 @@ class Item:
         quoted = urllib.parse.quote(self.name, safe="=.~-_")
         if self.service == "etherpad":
             return f"{self.base}/p/{quoted}/export/etherpad"
+        if self.service == "framadate":
+            # The admin page answers under this name with or without Framadate's short addresses (URL_PROPRE).
+            return f"{self.base}/adminstuds.php?poll={quoted}"
         return f"{self.base}/_/{quoted}"
 
 
@@ -99,9 +111,11 @@ def classify(address: str) -> Item:
             )
         kind = "readonly" if pad.startswith("r.") else "pad"
         return Item(address, "etherpad", kind, base, pad)
-    if hint in NOT_YET or path.startswith(PEERTUBE_PATHS) or re.match(r"^/[A-Za-z0-9]{24}/admin/?$", path):
-        service = hint if hint in NOT_YET else ("peertube" if path.startswith(PEERTUBE_PATHS) else "framadate")
-        return Item(address, service, problem=f"not yet: {NOT_YET[service]}")
+    poll = _framadate(parsed, path)
+    if poll:
+        return poll
+    if hint == "peertube" or path.startswith(PEERTUBE_PATHS):
+        return Item(address, "peertube", problem=f"not yet: {NOT_YET['peertube']}")
     # EtherCalc: /<sheet>, /<sheet>/view|edit|app, /=<workbook>, /_/<sheet>.
     parts = [p for p in path.split("/") if p]
     if parts[:1] == ["_"]:
@@ -111,7 +125,31 @@ def classify(address: str) -> Item:
         if SHEET_NAME.match(name.removeprefix("=")) and not name.startswith(("_", "=_")):
             base = f"{parsed.scheme}://{parsed.netloc}"
             return Item(address, "ethercalc", "workbook" if name.startswith("=") else "sheet", base, name)
-    return Item(address, "unknown", problem="not the address of an Etherpad pad or an EtherCalc sheet")
+    return Item(address, "unknown", problem="not the address of an Etherpad pad, EtherCalc sheet or Framadate poll")
+
+
+def _framadate(parsed: urllib.parse.SplitResult, path: str) -> Item | None:
+    """A Framadate poll's address: its admin address (<id of 24>/admin or adminstuds.php?poll=) is migrated; its
+    public address (<id of 16> or studs.php?poll=) gives no right to, and is reported."""
+    address = urllib.parse.urlunsplit(parsed)
+    query = urllib.parse.parse_qs(parsed.query)
+    found = re.match(r"^(?P<prefix>.*?)/(?P<id>[A-Za-z0-9]{24})/admin(?:/.*)?$", path)
+    script = re.match(r"^(?P<prefix>.*?)/(?P<page>adminstuds|studs|exportcsv)\.php$", path)
+    if script:
+        poll = (query.get("poll") or query.get("admin") or [""])[0]
+        if script["page"] == "adminstuds" and re.fullmatch(r"[A-Za-z0-9]{24}", poll):
+            found = re.match(r"(?P<prefix>.*)", script["prefix"])
+            admin_id = poll
+        else:
+            return Item(address, "framadate", "public", problem=PUBLIC_POLL)
+    else:
+        admin_id = found["id"] if found else ""
+    if found:
+        base = f"{parsed.scheme}://{parsed.netloc}{urllib.parse.quote(found['prefix'])}"
+        return Item(address, "framadate", "poll", base, admin_id)
+    if _hint(parsed.hostname or "") == "framadate" and re.fullmatch(r"/[A-Za-z0-9]{16}(/vote/[A-Za-z0-9]+)?/?", path):
+        return Item(address, "framadate", "public", problem=PUBLIC_POLL)
+    return None
 
 
 def read_sources(values: list[str]) -> list[str]:
@@ -214,6 +252,9 @@ def plan(items: list[Item], state: State, force: bool = False) -> tuple[list[dic
             continue
         if earlier and earlier.name:
             name = earlier.name
+        elif item.service == "framadate":
+            # The poll's id on the host comes from its admin address (the playbook's framadate_poll_id).
+            name = ""
         elif item.kind == "workbook":
             # Its sheets' names (<name>.1...) are written in its index and in formulas: the name stays.
             name = item.name

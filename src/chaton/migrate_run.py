@@ -14,7 +14,7 @@ from chaton.inventory import Inventory
 from chaton.runner import playbook_progress, run_playbook
 
 # The playbook's tasks whose items move the bar: one download and one import per item.
-STEPS = ("Download each pad and sheet", "Download each sheet of the workbooks", "Import each")
+STEPS = ("Download each pad, sheet and poll", "Download each sheet of the workbooks", "Import each")
 PROBLEMS = ("failed", "refused", "not yet", "not supported")
 
 

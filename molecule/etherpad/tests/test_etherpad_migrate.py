@@ -147,7 +147,7 @@ def test_migrate_brings_a_pad_with_its_history_and_reports_each_address(host, so
         f"{SOURCE}/p/{pads['readonly']}": "imported",
         f"{SOURCE}/p/no-such-pad": "failed",
         "http://127.0.0.1:9/p/unreachable": "failed",
-        "https://framadate.org/AbCdEfGhIjKlMnOp": "not yet",
+        "https://framadate.org/AbCdEfGhIjKlMnOp": "not supported",
     }, output
     assert "404" in rows[f"{SOURCE}/p/no-such-pad"]["detail"]
     assert "unreachable" in rows["http://127.0.0.1:9/p/unreachable"]["detail"]

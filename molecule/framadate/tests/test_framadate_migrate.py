@@ -1,0 +1,229 @@
+"""`chaton migrate` of a Framadate poll from its admin address: poll, choices, votes and comments on the host.
+
+The source is the deployed Framadate itself, answering a second time on loopback over plain HTTP (a server block
+of the test, without the proxy's short addresses: the admin page is read through adminstuds.php): the migrated
+poll is a new poll of the same Framadate, compared with its source through Framadate's own pages and tables.
+"""
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from conftest import APP
+
+from chaton.migrate import paths
+from chaton.testing import FramadateBrowser as Browser
+from chaton.testing import chaton_run, framadate_read_poll, location, pebble_root
+from chaton.testing import framadate_create_and_vote as create_and_vote
+
+if not APP:
+    pytest.skip("framadate: artifacts not in the mirror (see the converge's SKIPPED line)", allow_module_level=True)
+
+SOURCE = "http://127.0.0.1:8090"
+SITE = "/etc/nginx/conf.d/chaton-migrate-source.conf"
+COMMENT = "Je préfère\nles crêpes <b>au beurre</b>"
+
+
+@pytest.fixture(scope="module")
+def root(host):
+    return pebble_root(host)
+
+
+@pytest.fixture(scope="module")
+def source(host):
+    site = """server {
+    listen 127.0.0.1:8090;
+    root /var/www/framadate/current;
+    location ~ \\.php$ {
+        include snippets/fastcgi-php.conf;
+        fastcgi_pass unix:/run/php-fpm-framadate/php-fpm.sock;
+    }
+}
+"""
+    written = host.run(f"printf %s {shlex.quote(site)} > {SITE} && nginx -t && systemctl reload nginx")
+    assert written.rc == 0, written.stderr
+    yield SOURCE
+    host.run(f"rm -f {SITE} && systemctl reload nginx")
+
+
+def sql(host, query: str, poll_id: str) -> list[list[str]]:
+    """Rows of a query on Framadate's tables for one poll (its id checked: letters and digits only)."""
+    assert re.fullmatch(r"[A-Za-z0-9]{16}", poll_id)
+    out = host.check_output(
+        f"mysql --default-character-set=utf8mb4 -N -B framadate -e {shlex.quote(query.replace('POLL', repr(poll_id)))}"
+    )
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def inventory() -> str:
+    return os.environ["MOLECULE_INVENTORY_FILE"]
+
+
+def files(host) -> dict[str, Path]:
+    return paths(Path(inventory()).parent, host.backend.get_hostname())
+
+
+def migrate(host, tmp_path, *addresses) -> tuple[int, str, dict]:
+    listing = tmp_path / "polls.txt"
+    listing.write_text("Mes sondages :\n" + "\n".join(addresses) + "\n", encoding="utf-8")
+    code, output, seconds = chaton_run("migrate", inventory(), "--from", str(listing))
+    print(f"chaton migrate: {seconds:.0f} s")
+    rows = json.loads(files(host)["state"].read_text())["rows"] if files(host)["state"].is_file() else {}
+    return code, output, rows
+
+
+@pytest.fixture(scope="module")
+def poll(host, root):
+    """A classic poll with two votes and a comment of two lines, made through Framadate's forms."""
+    made = create_and_vote(host, root, "fr", "Sondage à déménager", "alice-migrate@example.net")
+    chloe = Browser(host, root, "migrate-chloe")
+    page = chloe.get(f"/{made['poll_id']}")
+    control = re.search(r'name="control" value="([0-9a-f]+)"', page)
+    assert control, page[-2000:]
+    chloe.post(
+        f"/{made['poll_id']}",
+        [
+            ("name", "Chloé"),
+            ("control", control.group(1)),
+            ("choices[0]", "1"),
+            ("choices[1]", "2"),
+            ("choices[2]", "0"),
+            ("save", ""),
+        ],
+    )
+    answer = chloe.post("/action/add_comment.php", [("poll", made["poll_id"]), ("name", "Dan"), ("comment", COMMENT)])
+    assert '"result":true' in answer.replace(" ", ""), answer[:500]
+    return made
+
+
+@pytest.fixture(scope="module")
+def date_poll(host, root):
+    """A date poll of two days (two moments, then one) made through Framadate's forms in English, one vote."""
+    alice = Browser(host, root, "migrate-date")
+    alice.post("/", [("lang", "en")])
+    alice.get("/create_poll.php?type=date")
+    step1 = alice.post(
+        "/create_poll.php?type=date",
+        [
+            ("name", "Alice Admin"),
+            ("mail", "alice-date@example.net"),
+            ("title", "Assemblée générale"),
+            ("description", "Quand ?"),
+            ("editable", "2"),
+            ("type", "date"),
+            ("gotostep2", "date"),
+        ],
+        headers=True,
+    )
+    assert "create_date_poll.php" in location(step1)
+    alice.get("/create_date_poll.php")
+    step2 = alice.post(
+        "/create_date_poll.php",
+        [
+            ("days[]", "2027-03-01"),
+            ("horaires0[]", "10h"),
+            ("horaires0[]", "14h"),
+            ("days[]", "2027-03-02"),
+            ("horaires1[]", "soir"),
+            ("choixheures", "Next"),
+        ],
+    )
+    enddate = re.search(r'name="enddate" value="([0-9/.-]+)"', step2)
+    assert enddate, step2[-2000:]
+    step3 = alice.post(
+        "/create_date_poll.php", [("enddate", enddate.group(1)), ("confirmation", "confirmation")], headers=True
+    )
+    admin_id = re.fullmatch(r"https://date\.chaton\.test/([A-Za-z0-9]{24})/admin", location(step3)).group(1)
+    page = alice.get(f"/{admin_id[:16]}")
+    control = re.search(r'name="control" value="([0-9a-f]+)"', page)
+    assert control, page[-2000:]
+    alice.post(
+        f"/{admin_id[:16]}",
+        [
+            ("name", "Bob Voter"),
+            ("control", control.group(1)),
+            ("choices[0]", "2"),
+            ("choices[1]", "1"),
+            ("choices[2]", "0"),
+            ("save", ""),
+        ],
+    )
+    return {"admin_id": admin_id, "poll_id": admin_id[:16]}
+
+
+def test_migrate_brings_a_poll_with_its_votes_and_comments(host, root, source, poll, date_poll, tmp_path):
+    for path in files(host).values():
+        path.unlink(missing_ok=True)
+    admin_address = f"{source}/{poll['admin_id']}/admin"
+    missing = f"{source}/adminstuds.php?poll=ZZZZZZZZZZZZZZZZZZZZZZZZ"
+    public = f"{source}/studs.php?poll={poll['poll_id']}"
+    dates = f"{source}/adminstuds.php?poll={date_poll['admin_id']}"
+    code, output, rows = migrate(host, tmp_path, admin_address, dates, missing, public)
+    assert code == 1, output  # two addresses were not migrated
+    assert {src: row["status"] for src, row in rows.items()} == {
+        admin_address: "imported",
+        dates: "imported",
+        missing: "failed",
+        public: "not supported",
+    }, output
+    assert "not a Framadate admin page" in rows[missing]["detail"]
+    assert "admin address" in rows[public]["detail"]
+    row = rows[admin_address]
+    found = re.fullmatch(r"https://date\.chaton\.test/([A-Za-z0-9]{24})/admin", row["address"])
+    assert found, row
+    new_admin = found.group(1)
+    new_id = new_admin[:16]
+    assert new_id != poll["poll_id"] and f"https://date.chaton.test/{new_id}" in row["detail"]
+    # Through Framadate's own pages: the same title, choices and votes (its CSV export), and the comment.
+    _, old_csv = framadate_read_poll(host, root, poll["poll_id"])
+    new_page, new_csv = framadate_read_poll(host, root, new_id)
+    assert new_csv == old_csv and "Bob Voter" in new_csv and "Chloé" in new_csv, new_csv
+    assert poll["title"] in new_page and "Dan" in new_page and "au beurre" in new_page
+    admin_page = Browser(host, root, "migrate-admin").get(f"/{new_admin}/admin")
+    assert poll["title"] in admin_page and "alice-migrate@example.net" in admin_page
+    # In its tables: every field Framadate's forms wrote, every vote and comment with its date.
+    for query in (
+        "SELECT title, description, admin_name, admin_mail, end_date, format, editable, hidden, active"
+        " FROM fd_poll WHERE id = POLL",
+        "SELECT title, COALESCE(moments, 'NULL') FROM fd_slot WHERE poll_id = POLL ORDER BY id",
+        "SELECT name, choices FROM fd_vote WHERE poll_id = POLL ORDER BY id",
+        "SELECT name, HEX(comment), DATE_FORMAT(date, '%Y-%m-%d %H:%i') FROM fd_comment WHERE poll_id = POLL"
+        " ORDER BY id",
+    ):
+        old = sql(host, query, poll["poll_id"])
+        assert old and sql(host, query, new_id) == old, query
+    # The date poll: each day with its moments, the vote over the three columns.
+    new_dates = rows[dates]["address"].split("/")[-2][:16]
+    for query in (
+        "SELECT title, moments FROM fd_slot WHERE poll_id = POLL ORDER BY id",
+        "SELECT name, choices FROM fd_vote WHERE poll_id = POLL ORDER BY id",
+        "SELECT format, editable, end_date FROM fd_poll WHERE id = POLL",
+    ):
+        old = sql(host, query, date_poll["poll_id"])
+        assert old and sql(host, query, new_dates) == old, query
+    assert [
+        moments for _, moments in sql(host, "SELECT title, moments FROM fd_slot WHERE poll_id = POLL", new_dates)
+    ] == [
+        "10h,14h",
+        "soir",
+    ]
+    # The mapping a host sends its users: old admin address, new admin address.
+    mapping = json.loads(files(host)["json"].read_text())
+    assert {"old": admin_address, "new": row["address"], "service": "framadate"} in mapping
+
+
+def test_a_second_run_writes_no_poll_twice(host, source, poll, tmp_path):
+    admin_address = f"{source}/{poll['admin_id']}/admin"
+    count = "SELECT COUNT(*) FROM fd_poll WHERE id <> POLL"
+    before = sql(host, count, poll["poll_id"])
+    code, output, rows = migrate(host, tmp_path, admin_address)
+    assert code == 0 and re.search(r"\b1 skipped\b", output), output
+    # Without the state file (lost, or another controller): the host finds the poll it made.
+    files(host)["state"].unlink()
+    code, output, rows = migrate(host, tmp_path, admin_address)
+    assert code == 0, output
+    assert rows[admin_address]["status"] == "already there", output
+    assert sql(host, count, poll["poll_id"]) == before
