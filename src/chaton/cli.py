@@ -476,10 +476,18 @@ def migrate(
     force: Annotated[
         bool, typer.Option(help="Replace a pad or sheet the host already holds with other content; import again.")
     ] = False,
+    redirect: Annotated[
+        Path | None,
+        typer.Option(
+            help="The inventory of the source host when chaton manages it: its sites then answer 301 from each "
+            "moved address to the new one (playbooks/redirect.yml).",
+        ),
+    ] = None,
     vault_password_file: Annotated[Path | None, typer.Option(help="ansible-vault password file.")] = None,
 ) -> None:
-    """Bring Etherpad pads (with their history and chat) and EtherCalc sheets (formulas, formats, workbooks)
-    from another host, Framapad or Framacalc for instance, onto this host.
+    """Bring Etherpad pads (with their history and chat), EtherCalc sheets (formulas, formats, workbooks) and
+    Framadate polls (votes, comments) from another host, Framapad, Framacalc or Framadate for instance, onto this
+    host.
 
     One row per address; the old → new addresses in <inventory>-migrate/<host>.json and .csv. A second
     run imports nothing twice and an interrupted one takes up where it stopped (<inventory>-migrate/<host>.state.json).
@@ -503,6 +511,7 @@ def migrate(
         console.print(f"[red]no http(s):// address found in {', '.join(sources)}[/red]")
         raise typer.Exit(2)
     args = ["--vault-password-file", str(vault_password_file)] if vault_password_file else []
+    old = _load(redirect) if redirect else None
     rows, written = migrate_run.run(inv, addresses, console, force=force, extra_args=args)
     console.print(migrate_run.table(rows, "chaton migrate"))
     counts: dict[str, int] = {}
@@ -512,9 +521,12 @@ def migrate(
     for host, files in written.items():
         say(f"{host}: old → new addresses in {files['json']} and {files['csv']}")
     problems = [r for r in rows if r.status in migrate_run.PROBLEMS]
+    redirected = True
+    if old is not None:
+        redirected = migrate_run.redirect(old, written, console, extra_args=args)
     if problems:
         say(f"Fix what the rows say, then run the same command again: chaton migrate {inventory} --from ...")
-    raise typer.Exit(1 if problems else 0)
+    raise typer.Exit(1 if problems or not redirected else 0)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from rich.console import Console
@@ -82,6 +83,40 @@ def _import(
             if row.detail == "the run stopped before this item":
                 row.detail = f"the run stopped ({why}); run the same command again to take it up"
     return rows
+
+
+def redirect(old: Inventory, written: dict[str, dict[str, Path]], console: Console, extra_args: list[str]) -> bool:
+    """Make the source host (chaton's, inventory ``old``) answer 301 from each moved address to its new one.
+
+    The mapping is every address done so far on every host of the new inventory (the files ``run`` wrote), so
+    the redirects always cover every run. Return whether the playbook ran through.
+    """
+    mapping = []
+    for files in written.values():
+        if files["json"].is_file():
+            mapping += json.loads(files["json"].read_text(encoding="utf-8"))
+    names = {urllib.parse.urlsplit(m["old"]).hostname for m in mapping}
+    with playbook_progress(console) as progress:
+        bar = progress.add_task(f"redirecting on {old.path}", total=None, current="")
+        result = run_playbook(
+            "playbooks/redirect.yml",
+            old.path,
+            extravars={"redirect_mapping": mapping},
+            extra_args=extra_args,
+            quiet=True,
+            on_event=lambda e: progress.update(bar, current=((e.get("event_data") or {}).get("task") or "")[:50]),
+        )
+        progress.update(bar, current="done" if result.ok else "stopped")
+    if not result.ok:
+        why = "; ".join(f"task '{f.task}': {f.message}"[:300] for f in result.failures) or result.status
+        console.print(f"[red]the redirects were not written[/red]: {why}")
+        return False
+    console.print(
+        f"{len(mapping)} moved address(es) of {', '.join(sorted(n for n in names if n)) or 'no site'}: the sites of "
+        f"{old.path} that serve them answer 301 to the new addresses",
+        highlight=False,
+    )
+    return True
 
 
 def table(rows: list[migrate.Row], title: str) -> Table:

@@ -1,4 +1,5 @@
-"""`chaton migrate` of a Framadate poll from its admin address: poll, choices, votes and comments on the host.
+"""`chaton migrate` of a Framadate poll from its admin address: poll, choices, votes and comments on the host; and
+`--redirect`, the source host (chaton's) answering 301 from each moved address to the new one.
 
 The source is the deployed Framadate itself, answering a second time on loopback over plain HTTP (a server block
 of the test, without the proxy's short addresses: the admin page is read through adminstuds.php): the migrated
@@ -16,7 +17,7 @@ from conftest import APP
 
 from chaton.migrate import paths
 from chaton.testing import FramadateBrowser as Browser
-from chaton.testing import chaton_run, framadate_read_poll, location, pebble_root
+from chaton.testing import chaton_run, curl, framadate_read_poll, location, pebble_root, run_playbook
 from chaton.testing import framadate_create_and_vote as create_and_vote
 
 if not APP:
@@ -227,3 +228,58 @@ def test_a_second_run_writes_no_poll_twice(host, source, poll, tmp_path):
     assert code == 0, output
     assert rows[admin_address]["status"] == "already there", output
     assert sql(host, count, poll["poll_id"]) == before
+
+
+@pytest.fixture
+def trusted(host, root):
+    """The host trusts the test ACME server's root for a while: it downloads from its own HTTPS site, as from
+    another chaton host with a real certificate."""
+    done = host.run(f"cp {root} /usr/local/share/ca-certificates/chaton-test-pebble.crt && update-ca-certificates")
+    assert done.rc == 0, done.stderr
+    yield
+    host.run("rm -f /usr/local/share/ca-certificates/chaton-test-pebble.crt && update-ca-certificates --fresh")
+
+
+def status_and_location(host, root, path: str) -> tuple[str, str]:
+    result = curl(
+        host,
+        f"https://date.chaton.test{path}",
+        "--resolve",
+        "date.chaton.test:443:127.0.0.1",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        cacert=root,
+    )
+    assert result.rc == 0, result.stderr
+    code, _, where = result.stdout.partition(" ")
+    return code, where
+
+
+def test_redirect_makes_the_source_answer_301_to_the_new_address(host, root, trusted, tmp_path):
+    """A poll moved from a chaton host (here the host itself, over HTTPS) with --redirect naming that host's
+    inventory: its old admin address, and the paths under it, answer 301 to the new ones."""
+    made = create_and_vote(host, root, "en", "Poll that moves away", "alice-redirect@example.net")
+    old = f"https://date.chaton.test/{made['admin_id']}/admin"
+    listing = tmp_path / "polls.txt"
+    listing.write_text(old + "\n", encoding="utf-8")
+    code, output, _ = chaton_run("migrate", inventory(), "--from", str(listing), "--redirect", inventory())
+    assert code == 0, output
+    rows = json.loads(files(host)["state"].read_text())["rows"]
+    new = rows[old]["address"]
+    assert rows[old]["status"] == "imported" and new != old, rows[old]
+    assert "answer 301" in output, output
+    assert status_and_location(host, root, f"/{made['admin_id']}/admin") == ("301", new)
+    assert status_and_location(host, root, f"/{made['admin_id']}/admin/action/delete_vote/MQ") == (
+        "301",
+        f"{new}/action/delete_vote/MQ",
+    )
+    assert status_and_location(host, root, new.removeprefix("https://date.chaton.test"))[0] == "200"
+    assert status_and_location(host, root, "/")[0] == "200"
+    # The redirects follow the mapping given: none left, none answered; a second run changes nothing.
+    out, _ = run_playbook("playbooks/redirect.yml", ["-e", '{"redirect_mapping": []}'])
+    assert re.search(r"changed=[1-9]", out), out[-2000:]
+    assert status_and_location(host, root, f"/{made['admin_id']}/admin")[0] == "200"
+    out, _ = run_playbook("playbooks/redirect.yml", ["-e", '{"redirect_mapping": []}'])
+    assert "changed=0" in out, out[-2000:]
