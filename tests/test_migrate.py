@@ -51,8 +51,9 @@ def test_export_addresses_are_where_each_application_gives_its_native_form():
     ("address", "service", "says"),
     [
         ("https://framadate.org/AbCdEfGhIjKlMnOp", "framadate", "its admin address"),
-        ("https://framatube.org/w/9c9de5e8-0a1e-484a-b099-e80766180a6d", "peertube", "not yet"),
-        ("https://videos.example.org/videos/watch/123", "peertube", "not yet"),
+        ("https://framatube.org/w/9c9de5e8-0a1e-484a-b099-e80766180a6d", "peertube", "give the account's address"),
+        ("https://videos.example.org/videos/watch/123", "peertube", "give the account's address"),
+        ("https://framatube.org/a/alice@other.example", "peertube", "another PeerTube instance"),
         ("https://framapad.org/p/g.AbCdEfGhIjKlMnOp$notes", "etherpad", "group pad"),
         ("ftp://framapad.org/p/x", "unknown", "not a web address"),
         ("https://example.org/", "unknown", "not the address"),

@@ -46,7 +46,7 @@ def test_names_nginx_would_read_otherwise_get_an_exact_match_or_nothing():
     mapping = [
         {"old": "https://pad.old.org/p/r%C3%A9union%20du%20lundi", "new": "https://pad.new.org/p/r%C3%A9union"},
         {"old": 'https://pad.old.org/p/a"b', "new": "https://pad.new.org/p/x"},
-        {"old": "https://pad.old.org/p/cost", "new": "https://pad.new.org/p/$host\"; }"},
+        {"old": "https://pad.old.org/p/cost", "new": 'https://pad.new.org/p/$host"; }'},
         {"old": "https://pad.old.org/", "new": "https://pad.new.org/"},
         {"old": "https://pad.old.org/p/z", "new": "javascript:alert(1)"},
     ]

@@ -476,6 +476,17 @@ def migrate(
     force: Annotated[
         bool, typer.Option(help="Replace a pad or sheet the host already holds with other content; import again.")
     ] = False,
+    peertube_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="The password of each PeerTube account to move, on its source: one line (every account) or lines "
+            "'<account> <password>'. Read here, handed to the host for the run only, never printed or kept.",
+        ),
+    ] = None,
+    peertube_account: Annotated[
+        str,
+        typer.Option(help="The account on this host that receives a PeerTube account (default: the same name)."),
+    ] = "",
     redirect: Annotated[
         Path | None,
         typer.Option(
@@ -485,9 +496,9 @@ def migrate(
     ] = None,
     vault_password_file: Annotated[Path | None, typer.Option(help="ansible-vault password file.")] = None,
 ) -> None:
-    """Bring Etherpad pads (with their history and chat), EtherCalc sheets (formulas, formats, workbooks) and
-    Framadate polls (votes, comments) from another host, Framapad, Framacalc or Framadate for instance, onto this
-    host.
+    """Bring Etherpad pads (with their history and chat), EtherCalc sheets (formulas, formats, workbooks),
+    Framadate polls (votes, comments) and PeerTube accounts (videos, channels, comments: PeerTube's own archive)
+    from another host, Framapad, Framacalc, Framadate or Framatube for instance, onto this host.
 
     One row per address; the old → new addresses in <inventory>-migrate/<host>.json and .csv. A second
     run imports nothing twice and an interrupted one takes up where it stopped (<inventory>-migrate/<host>.state.json).
@@ -512,7 +523,16 @@ def migrate(
         raise typer.Exit(2)
     args = ["--vault-password-file", str(vault_password_file)] if vault_password_file else []
     old = _load(redirect) if redirect else None
-    rows, written = migrate_run.run(inv, addresses, console, force=force, extra_args=args)
+    passwords = m.read_peertube_passwords(peertube_password_file) if peertube_password_file else {}
+    rows, written = migrate_run.run(
+        inv,
+        addresses,
+        console,
+        force=force,
+        extra_args=args,
+        peertube_passwords=passwords,
+        peertube_account=peertube_account,
+    )
     console.print(migrate_run.table(rows, "chaton migrate"))
     counts: dict[str, int] = {}
     for row in rows:

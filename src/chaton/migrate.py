@@ -35,14 +35,16 @@ import os
 import re
 import tempfile
 import urllib.parse
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # What the playbook can import; the other services are recognised to say "not yet".
-SUPPORTED = ("etherpad", "ethercalc", "framadate")
-NOT_YET = {
-    "peertube": "PeerTube videos are not migrated by chaton yet: use PeerTube's own user export and import",
-}
+SUPPORTED = ("etherpad", "ethercalc", "framadate", "peertube")
+PEERTUBE_ACCOUNT_ONLY = (
+    "a PeerTube video or channel address: PeerTube moves a whole account, with its videos, channels and comments; "
+    "give the account's address (…/a/<name>) and its password (--peertube-password-file)"
+)
 # Statuses of a row; the first two mean done: a later run leaves the item alone.
 DONE = ("imported", "already there")
 URL = re.compile(r"https?://[^\s<>\"']+")
@@ -74,6 +76,9 @@ class Item:
         if self.service == "framadate":
             # The admin page answers under this name with or without Framadate's short addresses (URL_PROPRE).
             return f"{self.base}/adminstuds.php?poll={quoted}"
+        if self.service == "peertube":
+            # The account's archive is asked for through the API (playbooks/files/peertube-move.py).
+            return self.base
         return f"{self.base}/_/{quoted}"
 
 
@@ -86,8 +91,24 @@ def _hint(hostname: str) -> str:
     return ""
 
 
+def _peertube_archive(path: Path) -> Item:
+    """A PeerTube account archive (the .zip PeerTube's user export gives): its account's name, read from it."""
+    source = str(path.resolve())
+    try:
+        with zipfile.ZipFile(path) as archive:
+            account = json.loads(archive.read("peertube/account.json"))
+        name = str(account.get("name") or "")
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        return Item(source, "peertube", "archive", problem="not a PeerTube account archive (no peertube/account.json)")
+    if not SHEET_NAME.match(name):
+        return Item(source, "peertube", "archive", problem="the archive names no account")
+    return Item(source, "peertube", "archive", source, name)
+
+
 def classify(address: str) -> Item:
     """Sort one address: which application, which pad or sheet, or why it cannot be migrated."""
+    if address.endswith(".zip") and Path(address).is_file():
+        return _peertube_archive(Path(address))
     address = address.strip().rstrip(".,;)")
     parsed = urllib.parse.urlsplit(address)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -114,8 +135,20 @@ def classify(address: str) -> Item:
     poll = _framadate(parsed, path)
     if poll:
         return poll
+    account = re.match(r"^(?P<prefix>.*?)/(?:a|accounts)/(?P<name>[^/]+)(?:/.*)?$", path)
+    if account and (hint == "peertube" or path.startswith(("/a/", "/accounts/"))):
+        base = f"{parsed.scheme}://{parsed.netloc}{urllib.parse.quote(account['prefix'])}"
+        name = account["name"]
+        if "@" in name:
+            return Item(
+                address,
+                "peertube",
+                "account",
+                problem="an account of another PeerTube instance (name@instance): move it from its own instance",
+            )
+        return Item(address, "peertube", "account", base, name)
     if hint == "peertube" or path.startswith(PEERTUBE_PATHS):
-        return Item(address, "peertube", problem=f"not yet: {NOT_YET['peertube']}")
+        return Item(address, "peertube", problem=PEERTUBE_ACCOUNT_ONLY)
     # EtherCalc: /<sheet>, /<sheet>/view|edit|app, /=<workbook>, /_/<sheet>.
     parts = [p for p in path.split("/") if p]
     if parts[:1] == ["_"]:
@@ -159,6 +192,9 @@ def read_sources(values: list[str]) -> list[str]:
     for value in values:
         if URL.match(value):
             candidates = [value]
+        elif value.endswith(".zip") and zipfile.is_zipfile(value):
+            # A PeerTube account archive, given as a file.
+            candidates = [str(Path(value).resolve())]
         else:
             path = Path(value)
             if not path.is_file():
@@ -229,13 +265,35 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(f.name, path)
 
 
-def plan(items: list[Item], state: State, force: bool = False) -> tuple[list[dict], list[Row]]:
+def read_peertube_passwords(path: Path) -> dict[str, str]:
+    """The source passwords of PeerTube accounts: a file of one line (the password of every account given) or of
+    lines "<account name> <password>". Keys: account names, "*" for every account."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(lines) == 1 and " " not in lines[0]:
+        return {"*": lines[0]}
+    found = {}
+    for line in lines:
+        name, _, password = line.partition(" ")
+        found[name] = password.strip()
+    return found
+
+
+def plan(
+    items: list[Item],
+    state: State,
+    force: bool = False,
+    peertube_passwords: dict[str, str] | None = None,
+    peertube_account: str = "",
+) -> tuple[list[dict], list[Row]]:
     """What to send to the playbook, and the rows decided here.
 
     An item done by an earlier run is not sent again (``--force`` sends it again). Each pad or sheet keeps its
     name on the host, unless another source already took it (two hosts' pads named "notes"): then
     ``notes-2``. A name given by an earlier run is kept, so a resumed run writes where the first one did.
+    A PeerTube account goes into the account of the same name on the host, or ``peertube_account``; without its
+    password on the source it is not sent.
     """
+    passwords = peertube_passwords or {}
     rows: list[Row] = []
     batch: list[dict] = []
     taken = {(r.service, r.name) for r in state.rows.values() if r.name}
@@ -250,8 +308,21 @@ def plan(items: list[Item], state: State, force: bool = False) -> tuple[list[dic
                 Row(item.source, item.service, "skipped", earlier.address, earlier.name, earlier.bytes, "done earlier")
             )
             continue
+        if item.kind == "account" and not (passwords.get(item.name) or passwords.get("*")):
+            rows.append(
+                Row(
+                    item.source,
+                    item.service,
+                    "failed",
+                    detail=f"no password for the PeerTube account {item.name}: give it with --peertube-password-file",
+                )
+            )
+            continue
         if earlier and earlier.name:
             name = earlier.name
+        elif item.service == "peertube":
+            # An account is not renamed: it goes into the host's account of that name (or the one given).
+            name = peertube_account or item.name
         elif item.service == "framadate":
             # The poll's id on the host comes from its admin address (the playbook's framadate_poll_id).
             name = ""
@@ -274,6 +345,7 @@ def plan(items: list[Item], state: State, force: bool = False) -> tuple[list[dic
                 "base": item.base,
                 "export": item.export,
                 "name": name,
+                **({"account": item.name, "archive": item.kind == "archive"} if item.service == "peertube" else {}),
             }
         )
     return batch, rows

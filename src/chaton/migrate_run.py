@@ -15,7 +15,12 @@ from chaton.inventory import Inventory
 from chaton.runner import playbook_progress, run_playbook
 
 # The playbook's tasks whose items move the bar: one download and one import per item.
-STEPS = ("Download each pad, sheet and poll", "Download each sheet of the workbooks", "Import each")
+STEPS = (
+    "Download each pad, sheet and poll",
+    "Move each PeerTube account",
+    "Download each sheet of the workbooks",
+    "Import each",
+)
 PROBLEMS = ("failed", "refused", "not yet", "not supported")
 
 
@@ -26,6 +31,8 @@ def run(
     *,
     force: bool = False,
     extra_args: list[str] | None = None,
+    peertube_passwords: dict[str, str] | None = None,
+    peertube_account: str = "",
 ) -> tuple[list[migrate.Row], dict[str, dict[str, Path]]]:
     """Migrate the addresses to every host of the inventory; the rows and the files written per host."""
     items = [migrate.classify(a) for a in addresses]
@@ -34,9 +41,17 @@ def run(
     for host in inv.hosts.values():
         files = migrate.paths(inv.directory, host.name)
         state = migrate.State.load(files["state"])
-        batch, rows = migrate.plan(items, state, force=force)
+        batch, rows = migrate.plan(
+            items, state, force=force, peertube_passwords=peertube_passwords, peertube_account=peertube_account
+        )
         if batch:
-            rows += _import(inv, host.name, batch, console, force, extra_args or [])
+            # The passwords go to the playbook by the items' keys, never into the state or the rows.
+            secrets = {
+                b["i"]: (peertube_passwords or {}).get(b["account"]) or (peertube_passwords or {}).get("*", "")
+                for b in batch
+                if b["service"] == "peertube"
+            }
+            rows += _import(inv, host.name, batch, console, force, extra_args or [], secrets)
         for row in rows:
             if row.status != "skipped":
                 state.record(row)
@@ -47,7 +62,13 @@ def run(
 
 
 def _import(
-    inv: Inventory, host: str, batch: list[dict], console: Console, force: bool, extra_args: list[str]
+    inv: Inventory,
+    host: str,
+    batch: list[dict],
+    console: Console,
+    force: bool,
+    extra_args: list[str],
+    peertube_passwords: dict[str, str],
 ) -> list[migrate.Row]:
     with tempfile.TemporaryDirectory(prefix="chaton-migrate-") as tmp:
         results_file = Path(tmp) / "results.json"
@@ -68,7 +89,12 @@ def _import(
             result = run_playbook(
                 "playbooks/migrate.yml",
                 inv.path,
-                extravars={"migrate_items": batch, "migrate_force": force, "migrate_results": str(results_file)},
+                extravars={
+                    "migrate_items": batch,
+                    "migrate_force": force,
+                    "migrate_results": str(results_file),
+                    "migrate_peertube_passwords": peertube_passwords,
+                },
                 limit=host,
                 extra_args=extra_args,
                 quiet=True,

@@ -7,6 +7,7 @@ playbook, sockets from the controller.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -128,6 +129,25 @@ def curl(host, url: str, *args: str, cacert: str | None = None):
         parts += ["--cacert", cacert]
     parts += [*args, url]
     return host.run(" ".join(shlex.quote(p) for p in parts))
+
+
+@contextlib.contextmanager
+def host_trusts_itself(host, root: str, name: str):
+    """For a while, the instance reaches its own HTTPS site ``name`` as it would another chaton host with a real
+    certificate: the test ACME server's root in its trust store, the name in /etc/hosts (which Docker rewrites
+    when the instance restarts). Both are taken back after."""
+    added = host.run(
+        f"cp {root} /usr/local/share/ca-certificates/chaton-test-pebble.crt && update-ca-certificates"
+        f" && (grep -qw {name} /etc/hosts || echo '127.0.0.1 {name} # chaton-test' >> /etc/hosts)"
+    )
+    assert added.rc == 0, added.stderr
+    try:
+        yield
+    finally:
+        host.run(
+            "rm -f /usr/local/share/ca-certificates/chaton-test-pebble.crt && update-ca-certificates --fresh;"
+            " sed '/# chaton-test$/d' /etc/hosts > /tmp/hosts.chaton && cat /tmp/hosts.chaton > /etc/hosts"
+        )
 
 
 def restart_instance(host, timeout: int = 120) -> None:

@@ -17,7 +17,15 @@ from conftest import APP
 
 from chaton.migrate import paths
 from chaton.testing import FramadateBrowser as Browser
-from chaton.testing import chaton_run, curl, framadate_read_poll, location, pebble_root, run_playbook
+from chaton.testing import (
+    chaton_run,
+    curl,
+    framadate_read_poll,
+    host_trusts_itself,
+    location,
+    pebble_root,
+    run_playbook,
+)
 from chaton.testing import framadate_create_and_vote as create_and_vote
 
 if not APP:
@@ -232,12 +240,9 @@ def test_a_second_run_writes_no_poll_twice(host, source, poll, tmp_path):
 
 @pytest.fixture
 def trusted(host, root):
-    """The host trusts the test ACME server's root for a while: it downloads from its own HTTPS site, as from
-    another chaton host with a real certificate."""
-    done = host.run(f"cp {root} /usr/local/share/ca-certificates/chaton-test-pebble.crt && update-ca-certificates")
-    assert done.rc == 0, done.stderr
-    yield
-    host.run("rm -f /usr/local/share/ca-certificates/chaton-test-pebble.crt && update-ca-certificates --fresh")
+    """The host downloads from its own HTTPS site, as from another chaton host with a real certificate."""
+    with host_trusts_itself(host, root, "date.chaton.test"):
+        yield
 
 
 def status_and_location(host, root, path: str) -> tuple[str, str]:

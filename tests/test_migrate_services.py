@@ -1,4 +1,5 @@
-"""Framadate in `chaton migrate`: which addresses are polls, and reading a poll back from its admin page.
+"""Framadate and PeerTube in `chaton migrate`: which addresses are polls and accounts, and reading a poll back from
+its admin page.
 
 The pages here are written by hand with only the elements the reader uses, as Framadate 1.1's admin templates
 write them; the framadate scenario reads real admin pages of the deployed Framadate
@@ -7,11 +8,13 @@ write them; the framadate scenario reads real admin pages of the deployed Framad
 
 import base64
 import importlib.util
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from chaton.migrate import State, classify, plan
+from chaton.migrate import State, classify, plan, read_peertube_passwords, read_sources
 
 PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "filter" / "chaton_framadate.py"
 spec = importlib.util.spec_from_file_location("chaton_framadate", PLUGIN)
@@ -172,3 +175,57 @@ def test_polls_go_to_the_playbook_without_a_name(tmp_path):
     batch, rows = plan([classify(f"https://framadate.org/{ADMIN}/admin")], State(tmp_path / "s.json"))
     assert rows == [] and batch[0]["service"] == "framadate" and batch[0]["name"] == ""
     assert batch[0]["export"] == f"https://framadate.org/adminstuds.php?poll={ADMIN}"
+
+
+# PeerTube accounts (the same planning, before any request).
+
+
+@pytest.mark.parametrize(
+    ("address", "base", "name"),
+    [
+        ("https://framatube.org/a/alice", "https://framatube.org", "alice"),
+        ("https://framatube.org/a/alice/video-channels", "https://framatube.org", "alice"),
+        ("https://videos.example.org/accounts/bob_2", "https://videos.example.org", "bob_2"),
+    ],
+)
+def test_peertube_account_addresses(address, base, name):
+    item = classify(address)
+    assert (item.service, item.kind, item.base, item.name, item.problem) == ("peertube", "account", base, name, "")
+
+
+def test_peertube_passwords_file(tmp_path):
+    one = tmp_path / "one.txt"
+    one.write_text("s3cret-pass\n", encoding="utf-8")
+    assert read_peertube_passwords(one) == {"*": "s3cret-pass"}
+    many = tmp_path / "many.txt"
+    many.write_text("alice pass one\nbob two\n\n", encoding="utf-8")
+    assert read_peertube_passwords(many) == {"alice": "pass one", "bob": "two"}
+
+
+def test_a_peertube_account_goes_without_its_password_nowhere(tmp_path):
+    items = [classify("https://framatube.org/a/alice"), classify("https://framatube.org/a/bob")]
+    state = State(tmp_path / "s.json")
+    batch, rows = plan(items, state, peertube_passwords={"alice": "pw-4f2a91"}, peertube_account="")
+    assert [(b["service"], b["account"], b["name"]) for b in batch] == [("peertube", "alice", "alice")]
+    assert "pw-4f2a91" not in json.dumps(batch)
+    assert [(r.source, r.status) for r in rows] == [("https://framatube.org/a/bob", "failed")]
+    assert "--peertube-password-file" in rows[0].detail
+    batch, _ = plan(items[:1], State(tmp_path / "t.json"), peertube_passwords={"*": "x"}, peertube_account="carol")
+    assert batch[0]["name"] == "carol" and batch[0]["account"] == "alice"
+
+
+def test_a_peertube_archive_file_names_its_account(tmp_path):
+    good = tmp_path / "alice-archive.zip"
+    with zipfile.ZipFile(good, "w") as archive:
+        archive.writestr("peertube/account.json", json.dumps({"name": "alice", "displayName": "Alice"}))
+        archive.writestr("peertube/videos.json", json.dumps({"videos": []}))
+    other = tmp_path / "photos.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("a.jpg", b"...")
+    assert read_sources([str(good), "https://framatube.org/a/bob"]) == [str(good), "https://framatube.org/a/bob"]
+    item = classify(str(good))
+    assert (item.service, item.kind, item.name, item.export) == ("peertube", "archive", "alice", str(good))
+    assert "not a PeerTube account archive" in classify(str(other)).problem
+    # An archive needs no password: its person gave it.
+    batch, rows = plan([item], State(tmp_path / "s.json"), peertube_account="carol")
+    assert rows == [] and (batch[0]["name"], batch[0]["archive"]) == ("carol", True)
