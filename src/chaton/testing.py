@@ -400,6 +400,26 @@ class FramadateBrowser:
             args += ["-D", "-", "-o", "/dev/null"]
         return self.request(path, *args)
 
+    def vote(self, poll_id: str, name: str, choices: str) -> str:
+        """Vote through the poll page's form, one of 2 (yes), 1 (if need be), 0 (no) per column; the page."""
+        page = self.get(f"/{poll_id}")
+        control = re.search(r'name="control" value="([0-9a-f]+)"', page)
+        assert control, page[-2000:]
+        fields = [("name", name), ("control", control.group(1))]
+        fields += [(f"choices[{i}]", choice) for i, choice in enumerate(choices)]
+        self.post(f"/{poll_id}", [*fields, ("save", "")])
+        return page
+
+    def start_poll(self, lang: str, kind: str, title: str, mail: str, description: str, editable: str) -> None:
+        """The first form of a poll (kind: classic or date), in the language given; on to the choices' form."""
+        self.post("/", [("lang", lang)])
+        self.get(f"/create_poll.php?type={kind}")
+        fields = [("name", "Alice Admin"), ("mail", mail), ("title", title), ("description", description)]
+        fields += [("editable", editable), ("type", kind), ("gotostep2", kind)]
+        step1 = self.post(f"/create_poll.php?type={kind}", fields, headers=True)
+        assert f"create_{kind}_poll.php" in location(step1)
+        self.get(f"/create_{kind}_poll.php")
+
 
 def location(headers: str) -> str:
     """The Location header of a response read with curl -D -."""
@@ -415,23 +435,7 @@ def framadate_create_and_vote(host, root: str, lang: str, title: str, creator_ma
     """
     user = FramadateBrowser(host, root, lang)
     base = user.base
-    user.post("/", [("lang", lang)])
-    user.get("/create_poll.php?type=classic")
-    step1 = user.post(
-        "/create_poll.php?type=classic",
-        [
-            ("name", "Alice Admin"),
-            ("mail", creator_mail),
-            ("title", title),
-            ("description", "Some *markdown*"),
-            ("editable", "1"),
-            ("type", "classic"),
-            ("gotostep2", "classic"),
-        ],
-        headers=True,
-    )
-    assert "create_classic_poll.php" in location(step1)
-    user.get("/create_classic_poll.php")
+    user.start_poll(lang, "classic", title, creator_mail, "Some *markdown*", "1")
     step2 = user.post(
         "/create_classic_poll.php",
         [("choices[]", "Pizza"), ("choices[]", "Sushi"), ("choices[]", "Crêpes"), ("fin_sondage_autre", "Next")],
@@ -446,23 +450,10 @@ def framadate_create_and_vote(host, root: str, lang: str, title: str, creator_ma
     assert found, admin_url
     admin_id = found.group(1)
     poll_id = admin_id[:16]
-    page = user.get(f"/{poll_id}")
-    assert title in page
-    control = re.search(r'name="control" value="([0-9a-f]+)"', page)
-    assert control, page[-2000:]
     voter = FramadateBrowser(host, root, f"{lang}-voter")
     voter.get(f"/{poll_id}")
-    user.post(
-        f"/{poll_id}",
-        [
-            ("name", "Bob Voter"),
-            ("control", control.group(1)),
-            ("choices[0]", "2"),
-            ("choices[1]", "0"),
-            ("choices[2]", "1"),
-            ("save", ""),
-        ],
-    )
+    page = user.vote(poll_id, "Bob Voter", "201")
+    assert title in page
     return {"admin_id": admin_id, "poll_id": poll_id, "title": title, "mail": creator_mail}
 
 

@@ -89,20 +89,7 @@ def poll(host, root):
     """A classic poll with two votes and a comment of two lines, made through Framadate's forms."""
     made = create_and_vote(host, root, "fr", "Sondage à déménager", "alice-migrate@example.net")
     chloe = Browser(host, root, "migrate-chloe")
-    page = chloe.get(f"/{made['poll_id']}")
-    control = re.search(r'name="control" value="([0-9a-f]+)"', page)
-    assert control, page[-2000:]
-    chloe.post(
-        f"/{made['poll_id']}",
-        [
-            ("name", "Chloé"),
-            ("control", control.group(1)),
-            ("choices[0]", "1"),
-            ("choices[1]", "2"),
-            ("choices[2]", "0"),
-            ("save", ""),
-        ],
-    )
+    chloe.vote(made["poll_id"], "Chloé", "120")
     answer = chloe.post("/action/add_comment.php", [("poll", made["poll_id"]), ("name", "Dan"), ("comment", COMMENT)])
     assert '"result":true' in answer.replace(" ", ""), answer[:500]
     return made
@@ -112,23 +99,7 @@ def poll(host, root):
 def date_poll(host, root):
     """A date poll of two days (two moments, then one) made through Framadate's forms in English, one vote."""
     alice = Browser(host, root, "migrate-date")
-    alice.post("/", [("lang", "en")])
-    alice.get("/create_poll.php?type=date")
-    step1 = alice.post(
-        "/create_poll.php?type=date",
-        [
-            ("name", "Alice Admin"),
-            ("mail", "alice-date@example.net"),
-            ("title", "Assemblée générale"),
-            ("description", "Quand ?"),
-            ("editable", "2"),
-            ("type", "date"),
-            ("gotostep2", "date"),
-        ],
-        headers=True,
-    )
-    assert "create_date_poll.php" in location(step1)
-    alice.get("/create_date_poll.php")
+    alice.start_poll("en", "date", "Assemblée générale", "alice-date@example.net", "Quand ?", "2")
     step2 = alice.post(
         "/create_date_poll.php",
         [
@@ -146,20 +117,7 @@ def date_poll(host, root):
         "/create_date_poll.php", [("enddate", enddate.group(1)), ("confirmation", "confirmation")], headers=True
     )
     admin_id = re.fullmatch(r"https://date\.chaton\.test/([A-Za-z0-9]{24})/admin", location(step3)).group(1)
-    page = alice.get(f"/{admin_id[:16]}")
-    control = re.search(r'name="control" value="([0-9a-f]+)"', page)
-    assert control, page[-2000:]
-    alice.post(
-        f"/{admin_id[:16]}",
-        [
-            ("name", "Bob Voter"),
-            ("control", control.group(1)),
-            ("choices[0]", "2"),
-            ("choices[1]", "1"),
-            ("choices[2]", "0"),
-            ("save", ""),
-        ],
-    )
+    alice.vote(admin_id[:16], "Bob Voter", "210")
     return {"admin_id": admin_id, "poll_id": admin_id[:16]}
 
 
