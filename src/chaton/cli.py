@@ -469,12 +469,16 @@ def migrate(
         list[str] | None,
         typer.Option(
             "--from",
-            help="A pad or sheet address, or a file holding addresses (any text: one per line, a pasted mail). "
-            "Repeatable.",
+            help="A pad or sheet address, a poll's admin address, a PeerTube account's address or archive (.zip), "
+            "or a file holding addresses (any text: one per line, a pasted mail). Repeatable.",
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option(help="Replace a pad or sheet the host already holds with other content; import again.")
+        bool,
+        typer.Option(
+            help="Replace a pad or sheet the host already holds with other content; import again (a PeerTube "
+            "account whose archive the host imported before)."
+        ),
     ] = False,
     peertube_password_file: Annotated[
         Path | None,
@@ -497,7 +501,7 @@ def migrate(
     vault_password_file: Annotated[Path | None, typer.Option(help="ansible-vault password file.")] = None,
 ) -> None:
     """Bring Etherpad pads (with their history and chat), EtherCalc sheets (formulas, formats, workbooks),
-    Framadate polls (votes, comments) and PeerTube accounts (videos, channels, comments: PeerTube's own archive)
+    Framadate polls (votes, comments) and PeerTube accounts (channels, videos, playlists: PeerTube's own archive)
     from another host, Framapad, Framacalc, Framadate or Framatube for instance, onto this host.
 
     One row per address; the old → new addresses in <inventory>-migrate/<host>.json and .csv. A second
@@ -510,7 +514,9 @@ def migrate(
     from chaton import migrate_run
 
     if not sources:
-        console.print("[red]--from is missing[/red]: give a pad or sheet address, or a file of addresses")
+        console.print(
+            "[red]--from is missing[/red]: give a pad, sheet, poll or PeerTube account address, or a file of addresses"
+        )
         raise typer.Exit(2)
     inv = _load(inventory)
     try:
