@@ -131,6 +131,12 @@ def curl(host, url: str, *args: str, cacert: str | None = None):
     return host.run(" ".join(shlex.quote(p) for p in parts))
 
 
+def saved_pebble_root(host) -> str:
+    """The ACME server's root saved by an earlier module, which signed the certificates nginx serves (the ACME
+    server forgets it when the instance restarts), or the current one saved now."""
+    return PEBBLE_ROOT if host.file(PEBBLE_ROOT).exists else pebble_root(host)
+
+
 @contextlib.contextmanager
 def host_trusts_itself(host, root: str, name: str):
     """For a while, the instance reaches its own HTTPS site ``name`` as it would another chaton host with a real

@@ -23,8 +23,8 @@ from chaton.testing import (
     framadate_read_poll,
     host_trusts_itself,
     location,
-    pebble_root,
     run_playbook,
+    saved_pebble_root,
 )
 from chaton.testing import framadate_create_and_vote as create_and_vote
 
@@ -38,7 +38,8 @@ COMMENT = "Je préfère\nles crêpes <b>au beurre</b>"
 
 @pytest.fixture(scope="module")
 def root(host):
-    return pebble_root(host)
+    # The app tests restarted the instance: the root that signed nginx's certificates is the saved one.
+    return saved_pebble_root(host)
 
 
 @pytest.fixture(scope="module")

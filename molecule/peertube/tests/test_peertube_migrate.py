@@ -20,7 +20,7 @@ import pytest
 from conftest import APP_AVAILABLE
 
 from chaton.migrate import paths
-from chaton.testing import chaton_run, host_trusts_itself, pebble_root, peertube_wait_published, secret
+from chaton.testing import chaton_run, host_trusts_itself, peertube_wait_published, saved_pebble_root, secret
 from chaton.testing import peertube_get as get
 from chaton.testing import peertube_get_json as get_json
 from chaton.testing import peertube_hls_segment as hls_segment
@@ -39,7 +39,8 @@ CHANNEL = f"moving_{STAMP}"
 
 @pytest.fixture(scope="module")
 def root(host):
-    return pebble_root(host)
+    # The app tests restarted the instance: the root that signed nginx's certificates is the saved one.
+    return saved_pebble_root(host)
 
 
 def auth(token: str) -> list[str]:
