@@ -152,3 +152,20 @@ def test_report_of_a_run_before_the_postgresql_upstream_says_so():
     assert [v for v in verdicts if "Etherpad" in v] == [
         "MISSED: Etherpad: the bare upstream on PostgreSQL was not measured in this run (no fair comparison)"
     ]
+
+
+def test_only_etherpad_needs_the_host_the_last_run_converged(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from chaton.bench import host
+
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    monkeypatch.setattr(host, "load_state", lambda name="state.json": {"converge": {"first": {}}})
+    monkeypatch.setattr(host, "running", lambda name: True)
+    assert run.bench(console, "12", False, False, "chaton bench --only etherpad", "etherpad") == 2
+    assert "no running chaton-bench-host" in out.getvalue()
+    assert run.bench(console, "12", False, False, "chaton bench --only foo", "foo") == 2
+    assert "--only knows one part: etherpad" in out.getvalue()

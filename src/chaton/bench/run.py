@@ -742,6 +742,8 @@ def bench_sections(state: dict) -> tuple[list[Section], list[str]]:
                 "write interval and Etherpad passes no setting that changes it, so an edit is acknowledged after "
                 "the buffer's next flushes (bench/README.md, \"Etherpad's write interval\")."
             )
+        if ep.get("measured_at"):
+            sec.notes.append(f"measured again at {ep['measured_at']} on the same host (`{ep.get('command')}`).")
         sec.notes.append(
             "edit round trip: an author's 4-character edit until the server's ACCEPT_COMMIT; seen by another "
             "user: until the change reaches a second client on the same pad (bench/probes/latency.js)."
@@ -918,10 +920,23 @@ def audit_sections(state: dict) -> tuple[list[Section], list[str]]:
 # --- entry points -------------------------------------------------------------------------------
 
 
-def bench(console, release: str, reuse: bool, report_only: bool, command: str) -> int:
+def bench(console, release: str, reuse: bool, report_only: bool, command: str, only: str | None = None) -> int:
     log = console.print
-    state = h.load_state() if (reuse or report_only) else {}
-    if not report_only:
+    state = h.load_state() if (reuse or report_only or only) else {}
+    if only:
+        if only != "etherpad":
+            console.print(f"[red]--only knows one part: etherpad (not {only!r})[/red]")
+            return 2
+        if not (state.get("converge", {}).get("second") and h.running(h.HOST)):
+            console.print(f"[red]--only etherpad measures the host the last run converged: no running {h.HOST}[/red]")
+            return 2
+        # The Etherpad comparison again on the same host; the other figures stay those of the last run.
+        prepare_probes(state)
+        step_etherpad(state, log)
+        state["etherpad"]["measured_at"] = now()
+        state["etherpad"]["command"] = command
+        h.save_state(state)
+    elif not report_only:
         if not (reuse and state.get("converge", {}).get("second") and h.running(h.HOST)):
             state = {"started": now(), "machine": h.machine(), "command": command}
             step_converge(state, release, log)
