@@ -169,3 +169,24 @@ def test_only_etherpad_needs_the_host_the_last_run_converged(monkeypatch):
     assert "no running chaton-bench-host" in out.getvalue()
     assert run.bench(console, "12", False, False, "chaton bench --only foo", "foo") == 2
     assert "--only knows one part: etherpad" in out.getvalue()
+
+
+def test_report_shows_chaton_without_the_proxy_as_information_only():
+    sections, verdicts = run.bench_sections(
+        state_with(
+            {
+                "chaton (nginx + chaton settings)": target("chaton", [300] * 20, [302] * 20, 10),
+                "chaton's Etherpad without the proxy (chaton settings)": target(
+                    "chaton-direct", [250] * 20, [250] * 20, 10
+                ),
+                "upstream on PostgreSQL (bare, its settings otherwise)": target(
+                    "upstream-pg", [300] * 20, [300] * 20, 10
+                ),
+            }
+        )
+    )
+    (sec,) = [s for s in sections if s.title.startswith("Etherpad served performance")]
+    rows = {row[0]: row for row in sec.rows}
+    assert rows["ratio chaton / chaton without the proxy"][1] == "1.20"
+    assert rows["ratio chaton / upstream on PostgreSQL"][1] == "1.00"
+    assert len([v for v in verdicts if "Etherpad" in v]) == 5

@@ -308,9 +308,11 @@ def step_etherpad(state: dict, log, seconds: int = 45, authors: int = 5, lurkers
         state["etherpad"] = {"skipped": "SKIPPED etherpad: not deployed (its release is not in the mirror)"}
         return
     install_loadtest(log)
-    # Chaton's Etherpad, then the bare upstream on PostgreSQL (the fair comparison, issue #21), then the bare
-    # upstream on its default `dirty` database; all three run during each measurement.
+    # Chaton's Etherpad through the proxy and without it, then the bare upstream on PostgreSQL (the fair comparison,
+    # issue #21), then the bare upstream on its default `dirty` database; all run during each measurement.
     targets = [("chaton", "chaton (nginx + chaton settings)", f"https://pad.{h.DOMAIN}")]
+    # What the proxy costs, apart from chaton's settings: chaton's Etherpad on its loopback port (no target).
+    targets += [("chaton-direct", "chaton's Etherpad without the proxy (chaton settings)", "http://127.0.0.1:9001")]
     targets += [(up.kind, up.label, up.url) for up in sorted(UPSTREAMS, key=lambda up: up.database is None)]
     results: dict = {}
     try:
@@ -720,7 +722,11 @@ def bench_sections(state: dict) -> tuple[list[Section], list[str]]:
                 if result.get("sent") and not result.get("accepted"):
                     sec.notes.append(f"{label}: {run}: the server accepted none of {result['sent']} commits")
         chaton = figures.get("chaton")
-        for kind, name in (("upstream-pg", "upstream on PostgreSQL"), ("upstream", "upstream on dirty")):
+        for kind, name in (
+            ("upstream-pg", "upstream on PostgreSQL"),
+            ("upstream", "upstream on dirty"),
+            ("chaton-direct", "chaton without the proxy"),
+        ):
             if chaton and kind in figures:
                 b = figures[kind]
                 sec.rows.append(
