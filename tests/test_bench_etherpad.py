@@ -190,3 +190,10 @@ def test_report_shows_chaton_without_the_proxy_as_information_only():
     assert rows["ratio chaton / chaton without the proxy"][1] == "1.20"
     assert rows["ratio chaton / upstream on PostgreSQL"][1] == "1.00"
     assert len([v for v in verdicts if "Etherpad" in v]) == 5
+
+
+def test_fair_verdicts_show_a_ratio_just_over_the_limit_with_three_digits():
+    verdicts = run.fair_verdicts(figures(300, 730, 10), figures(300, 606, 10))
+    assert "1.00x" in verdicts[0]
+    assert verdicts[3].startswith("MISSED") and "1.205x" in verdicts[3]
+    assert "1.20x" in run.fair_verdicts(figures(360, 360, 10), figures(300, 300, 10))[0]
