@@ -1,4 +1,4 @@
-// Preload (node -r) for etherpad-load-test and latency.js (chaton bench, issue #10).
+// Preload (node -r) for etherpad-load-test and latency.js (chaton bench, issues #10 and #21).
 //
 // Etherpad 3 refuses an insert that does not carry its author's attribute
 // (PadMessageHandler: "submitted an insert without an author attribute") and
@@ -19,6 +19,16 @@ const superagent = require('superagent');
 const io = require('socket.io-client');
 
 const token = (n) => crypto.randomBytes(n).toString('base64url').slice(0, n);
+
+// Each client connects from an address of its own in 127.0.0.0/8 (all of it is
+// the loopback on Linux), as users come from theirs: Etherpad in production
+// accepts 10 socket messages per second per address (commitRateLimiting, then
+// "Rate limited IP" and a disconnect), which a crowd sharing 127.0.0.1 exceeds
+// as it connects. Through nginx the address reaches Etherpad in
+// X-Forwarded-For (trustProxy). The websocket transport is the one that can
+// take a local address (engine.io-client's polling cannot).
+const ownAddress = () =>
+  `127.${1 + crypto.randomInt(254)}.${crypto.randomInt(256)}.${1 + crypto.randomInt(254)}`;
 
 client.connect = (url) => {
   const ee = new EventEmitter();
@@ -104,7 +114,14 @@ client.connect = (url) => {
 
   // The pad page first, as a browser opens it; then the collaboration socket.
   superagent.get(`${pad.host}${base}/p/${padId}`).then(() => {
-    pad.socket = io(pad.host, {path: `${base}/socket.io`, query: {padId}, forceNew: true, timeout: 1000});
+    pad.socket = io(pad.host, {
+      path: `${base}/socket.io`,
+      query: {padId},
+      forceNew: true,
+      timeout: 1000,
+      transports: ['websocket'],
+      localAddress: ownAddress(),
+    });
     pad.socket.on('connect', () => pad.socket.emit('message', {
       component: 'pad',
       type: 'CLIENT_READY',

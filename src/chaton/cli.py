@@ -757,6 +757,10 @@ def bench(
         bool, typer.Option(help="Measure the host converged by the last run instead of a new one.")
     ] = False,
     report_only: Annotated[bool, typer.Option(help="Rewrite the report from the last run's figures.")] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(help="Measure only this part (etherpad) on the host the last run converged, keep the rest."),
+    ] = None,
 ) -> None:
     """Footprint, converge cost and Etherpad's served performance of a whole host; writes bench/RESULTS.md.
 
@@ -766,7 +770,8 @@ def bench(
         return
     from chaton.bench import run
 
-    raise typer.Exit(run.bench(console, release, reuse, report_only, " ".join(["chaton", *sys.argv[1:]])))
+    command = " ".join(["chaton", *sys.argv[1:]])
+    raise typer.Exit(run.bench(console, release, reuse, report_only, command, only))
 
 
 @bench_app.command("audit")

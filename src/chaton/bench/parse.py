@@ -246,3 +246,23 @@ def unattended_upgrades(log: str) -> list[str]:
     for match in re.finditer(r"Packages that will be upgraded: (.*)$", log, re.MULTILINE):
         out += [name for name in match.group(1).split() if name not in out]
     return out
+
+
+# --- bare upstream Etherpad ---------------------------------------------------------------------
+
+
+def upstream_settings(template: str, port: int, postgres: dict | None = None) -> str:
+    """Upstream's settings.json.template with only its port changed, and with `postgres` (host, port, database,
+    user, password) its database too: dbType "dirty" becomes "postgres" and the dirty file's settings become the
+    connection's. Every line it changes must be found exactly once, or the template is not the one expected."""
+    replacements = {'  "port": 9001,': f'  "port": {port},'}
+    if postgres is not None:
+        replacements['  "dbType": "dirty",'] = '  "dbType": "postgres",'
+        replacements['    "filename": "var/dirty.db"'] = "    " + json.dumps(postgres)[1:-1]
+    lines = template.splitlines()
+    for old, new in replacements.items():
+        found = [i for i, line in enumerate(lines) if line == old]
+        if len(found) != 1:
+            raise ValueError(f"settings.json.template: {old.strip()!r} found {len(found)} times, expected once")
+        lines[found[0]] = new
+    return "\n".join(lines) + "\n"
