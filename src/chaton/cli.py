@@ -483,6 +483,9 @@ def migrate(
     peertube_password_file: Annotated[
         Path | None,
         typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
             help="The password of each PeerTube account to move, on its source: one line (every account) or lines "
             "'<account> <password>'. Read here, handed to the host for the run only, never printed or kept.",
         ),
@@ -500,9 +503,11 @@ def migrate(
     ] = None,
     vault_password_file: Annotated[Path | None, typer.Option(help="ansible-vault password file.")] = None,
 ) -> None:
-    """Bring Etherpad pads (with their history and chat), EtherCalc sheets (formulas, formats, workbooks),
-    Framadate polls (votes, comments) and PeerTube accounts (channels, videos, playlists: PeerTube's own archive)
-    from another host, Framapad, Framacalc, Framadate or Framatube for instance, onto this host.
+    """Bring pads, sheets, polls and PeerTube accounts from another host (Framapad, Framacalc...) onto this one.
+
+    Etherpad pads with their history and chat, EtherCalc sheets with their formulas and workbooks, Framadate polls
+    with their votes and comments, PeerTube accounts with their channels, videos and playlists (PeerTube's own
+    archive).
 
     One row per address; the old → new addresses in <inventory>-migrate/<host>.json and .csv. A second
     run imports nothing twice and an interrupted one takes up where it stopped (<inventory>-migrate/<host>.state.json).
