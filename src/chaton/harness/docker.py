@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 DOCKERD_LOG = Path(os.environ.get("CHATON_DOCKERD_LOG", "/var/log/chaton-dockerd.log"))
+# Present when systemd runs the machine: then the docker.io unit starts the engine.
+SYSTEMD_RUNNING = Path("/run/systemd/system")
 
 
 @contextlib.contextmanager
@@ -54,7 +56,7 @@ def daemon_answers() -> bool:
     return result.returncode == 0
 
 
-def ensure_engine(timeout: float = 60.0) -> None:
+def ensure_engine(timeout: float = 180.0) -> None:
     """Docker engine up: install docker.io when missing, start dockerd when no daemon answers."""
     if daemon_answers():
         return
@@ -62,19 +64,60 @@ def ensure_engine(timeout: float = 60.0) -> None:
         _start_engine(timeout)
 
 
+# Pid files a dockerd leaves when the machine stops under it (a restored snapshot, a
+# killed container): dockerd refuses to start while the pid written there is alive,
+# and after a restart that pid often belongs to another process.
+STALE_PID_FILES = {
+    Path("/var/run/docker.pid"): "dockerd",
+    Path("/var/run/docker/containerd/containerd.pid"): "containerd",
+}
+
+
+def _process_name(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def remove_stale_pid_files(files: dict[Path, str] | None = None) -> list[Path]:
+    """Remove the pid files whose process is gone or is another program; return those removed."""
+    removed = []
+    for path, program in (STALE_PID_FILES if files is None else files).items():
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and _process_name(int(text)) == program:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _log_tail(lines: int = 5) -> str:
+    try:
+        return "\n".join(DOCKERD_LOG.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def _start_engine(timeout: float) -> None:
     if daemon_answers():
         return
     ensure_packages({"dockerd": "docker.io", "docker": "docker.io"})
+    process = None
     if not daemon_answers():
         started = False
-        if Path("/run/systemd/system").exists():
+        if SYSTEMD_RUNNING.exists():
             started = subprocess.run(["systemctl", "start", "docker"], check=False).returncode == 0
         if not started:
+            for path in remove_stale_pid_files():
+                print(f"removed {path}: left by an engine that is no longer running")
             print(f"starting dockerd (log: {DOCKERD_LOG})")
             DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
             with DOCKERD_LOG.open("ab") as log:
-                subprocess.Popen(
+                process = subprocess.Popen(
                     ["dockerd"],
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -85,6 +128,11 @@ def _start_engine(timeout: float) -> None:
     while time.monotonic() < deadline:
         if daemon_answers():
             return
+        if process is not None and process.poll() is not None:
+            raise SystemExit(
+                f"dockerd stopped (exit code {process.returncode}) before answering; the end of {DOCKERD_LOG}:\n"
+                + _log_tail()
+            )
         time.sleep(1)
     raise SystemExit(f"the Docker engine did not answer within {timeout:.0f} s; see {DOCKERD_LOG}")
 
