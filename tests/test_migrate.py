@@ -164,6 +164,33 @@ def test_mapping_lists_only_what_is_on_the_host(tmp_path):
         assert list(csv.reader(f))[1] == ["https://framapad.org/p/a", "https://pad.x/p/a", "etherpad"]
 
 
+def test_a_poll_maps_its_public_address_too(tmp_path):
+    """Voters hold a poll's public address, its creator the admin one: both go to the mapping (and --redirect)."""
+    old_admin = "https://framadate.org/AbCdEfGhIjKlMnOpQrStUvWx/admin"
+    results = [
+        {
+            "i": "0",
+            "source": old_admin,
+            "service": "framadate",
+            "status": "imported",
+            "address": "https://date.x/newAdminIdOfTwentyFour01/admin",
+            "public_source": "https://framadate.org/AbCdEfGhIjKlMnOp",
+            "public": "https://date.x/k3YzAbCdEfGhIjKl",
+        }
+    ]
+    state = State(tmp_path / "s.json")
+    for row in rows_from_results(results, [{"i": "0", "source": old_admin, "service": "framadate"}]):
+        state.record(row)
+    # Read back from the state file, as a later run does.
+    state = State.load(tmp_path / "s.json")
+    state.write_mapping(tmp_path / "m.json", tmp_path / "m.csv")
+    mapping = json.loads((tmp_path / "m.json").read_text())
+    assert [(m["old"], m["new"]) for m in mapping] == [
+        (old_admin, "https://date.x/newAdminIdOfTwentyFour01/admin"),
+        ("https://framadate.org/AbCdEfGhIjKlMnOp", "https://date.x/k3YzAbCdEfGhIjKl"),
+    ]
+
+
 def test_an_item_the_playbook_did_not_report_is_failed_not_lost():
     batch = [
         {"i": "0", "source": "https://a.org/p/x", "service": "etherpad"},

@@ -28,7 +28,18 @@ def b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def page(*, columns, votes, date=False, comments=(), rule="3", hidden=False, lang="en", end="2027-01-31"):
+def page(
+    *,
+    columns,
+    votes,
+    date=False,
+    comments=(),
+    rule="3",
+    hidden=False,
+    lang="en",
+    end="2027-01-31",
+    public="https://date.example.org/PuBlIcIdOfSixtEn",
+):
     remove = "".join(
         f'<td><a href="https://date.example.org/{ADMIN}/admin/action/delete_column/{b64(c)}" '
         f'class="btn btn-link btn-sm remove-column"><span class="sr-only">Remove</span></a></td>'
@@ -58,6 +69,7 @@ def page(*, columns, votes, date=False, comments=(), rule="3", hidden=False, lan
       <textarea id="newdescription" name="description">Un *pique-nique*
 &lt;b&gt;ok&lt;/b&gt;</textarea>
       <input type="text" id="newexpirationdate" name="expiration_date" value="{end}" />
+      <input class="form-control" id="public-link" type="text" readonly="readonly" value="{public}"/>
       <input type="checkbox" id="hidden" name="hidden" {'checked="checked"' if hidden else ""}/>
       <select class="form-control" id="rules" name="rules">
         <option value="0">locked</option><option value="1">not editable</option>
@@ -93,6 +105,14 @@ def test_a_classic_poll_is_read_whole():
     assert poll["votes"] == [{"name": "Bob & co", "choices": "201"}, {"name": "Chloé", "choices": "1 0"}]
     assert poll["comments"] == [{"name": "Dan", "comment": "Moi aussi\nà midi", "date": "2026-12-24 18:05:00"}]
     assert len(read["id"]) == 16 and read["id"].isalnum()
+    # Where its voters find it on the source: --redirect sends them to the host.
+    assert read["public"] == "https://date.example.org/PuBlIcIdOfSixtEn"
+
+
+@pytest.mark.parametrize("public", ["", "javascript:alert(1)", "PuBlIcIdOfSixtEn"])
+def test_a_public_link_that_is_no_web_address_is_not_taken(public):
+    read = framadate.framadate_poll(page(columns=["A"], votes=[], public=public), f"https://d.org/{ADMIN}/admin")
+    assert read["ok"] and read["public"] == ""
 
 
 def test_a_date_poll_groups_its_moments_by_day():

@@ -42,6 +42,18 @@ def test_a_poll_given_by_its_script_address_is_redirected_by_its_short_one():
     assert entries == [(f"/{ADMIN}/admin", "https://date.new.org/Y/admin")]
 
 
+def test_a_public_poll_address_of_either_form_is_redirected_by_its_short_one():
+    public = "AbCdEfGhIjKlMnOp"
+    mapping = [
+        {"old": f"https://date.old.org/studs.php?poll={public}", "new": "https://date.new.org/Z"},
+        {"old": "https://date.old.org/studs.php?poll=short", "new": "https://date.new.org/W"},
+        {"old": f"https://date.old.org/other.php?poll={public}", "new": "https://date.new.org/V"},
+    ]
+    assert redirects.redirect_entries(mapping, "date.old.org") == [(f"/{public}", "https://date.new.org/Z")]
+    # The paths under it (a voter's /vote/<id>) follow.
+    assert f'location ~ "^/{public}(/.*)$"' in redirects.nginx_redirects(mapping, "date.old.org")
+
+
 def test_names_nginx_would_read_otherwise_get_an_exact_match_or_nothing():
     mapping = [
         {"old": "https://pad.old.org/p/r%C3%A9union%20du%20lundi", "new": "https://pad.new.org/p/r%C3%A9union"},

@@ -12,7 +12,9 @@ address of, shows every part of it; this filter reads that page back into the po
   (``title`` of a classic poll, ``<unix day>@<moment>`` of a date poll). An ended poll shows no such
   link: a classic poll's choices are then read from the column headers (as text), a date poll is refused;
 - the votes: one row per voter, one cell per column (yes 2, if need be 1, no 0, blank);
-- the comments: name, text (line breaks kept) and date (the page's language format).
+- the comments: name, text (line breaks kept) and date (the page's language format);
+- the poll's public address on the source (the admin page's "public link" field), which `--redirect`
+  sends to the public address on the host.
 
 The poll's password is not shown anywhere (only its hash is kept): a poll that had one is moved without.
 """
@@ -39,6 +41,8 @@ DATETIME_FORMATS = {
     "de": "%Y-%m-%d %H:%M",
     "br": "%d-%m-%Y %H:%M",
 }
+# The admin page's fields read as they are: poll, creator, end date, and the poll's public address.
+FIELDS = ("newtitle", "newname", "admin_mail", "newexpirationdate", "public-link")
 ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -71,7 +75,13 @@ class _Page(html.parser.HTMLParser):
         classes = set(a.get("class", "").split())
         if tag == "html":
             self.lang = a.get("lang", "")[:2].lower()
-        elif tag == "input" and a.get("id") in ("newtitle", "newname", "admin_mail", "newexpirationdate"):
+        elif tag == "input" and a.get("id") in (
+            "newtitle",
+            "newname",
+            "admin_mail",
+            "newexpirationdate",
+            "public-link",
+        ):
             self.fields[a["id"]] = a.get("value", "")
         elif tag == "input" and a.get("id") in ("hidden", "resultsPubliclyVisible") and "checked" in a:
             self.checked.add(a["id"])
@@ -245,7 +255,13 @@ def _read(page: str) -> dict:
             {"name": c["name"], "comment": c["comment"], "date": _comment_date(c["date"], p.lang)} for c in p.comments
         ],
     }
-    return {"ok": True, "problem": "", "poll": poll}
+    return {"ok": True, "problem": "", "poll": poll, "public": _public_address(p.fields.get("public-link", ""))}
+
+
+def _public_address(value: str) -> str:
+    """The source's public address of the poll, when the page shows one that is an http(s) address."""
+    value = value.strip()
+    return value if urllib.parse.urlsplit(value).scheme in ("http", "https") else ""
 
 
 class FilterModule:

@@ -2,7 +2,8 @@
 
 ``mapping | nginx_redirects(name)`` gives the server-block lines that make the site ``name`` answer 301 to each new
 address: the old address itself (exact match), and the paths under it (a pad's ``/timeslider`` or
-``/export/...``, a poll's ``/admin/action/...``) to the same path under the new address. The site's server block
+``/export/...``, a poll's ``/admin/action/...``) to the same path under the new address. A poll's public address
+is in the mapping beside its admin address (its voters hold it). The site's server block
 includes them (roles/proxy/templates/site.conf.j2).
 """
 
@@ -33,11 +34,16 @@ def redirect_entries(mapping: list[dict], name: str) -> list[tuple[str, str]]:
         if path == "/" or any(c in path for c in '"\\') or any(ord(c) < 32 for c in path):
             continue
         if old.query:
-            # adminstuds.php?poll=<id>: a query is not a location; the short address of the same poll is.
+            # adminstuds.php?poll=<admin id>, studs.php?poll=<public id>: a query is not a location; the short
+            # address of the same poll is.
             poll = urllib.parse.parse_qs(old.query).get("poll", [""])[0]
-            if not re.fullmatch(r"[A-Za-z0-9]{24}", poll):
+            script = path.rsplit("/", 1)[-1]
+            if script == "adminstuds.php" and re.fullmatch(r"[A-Za-z0-9]{24}", poll):
+                path = path.removesuffix("/adminstuds.php") + f"/{poll}/admin"
+            elif script == "studs.php" and re.fullmatch(r"[A-Za-z0-9]{16}", poll):
+                path = path.removesuffix("/studs.php") + f"/{poll}"
+            else:
                 continue
-            path = re.sub(r"/adminstuds\.php$", "", path) + f"/{poll}/admin"
         found[path] = _quote_new(new.rstrip("/"))
     return sorted(found.items())
 

@@ -219,6 +219,9 @@ class Row:
     name: str = ""
     bytes: int = 0
     detail: str = ""
+    # A poll's public address on the source and on the host: the mapping and --redirect take it too.
+    public_source: str = ""
+    public: str = ""
 
 
 @dataclass
@@ -250,6 +253,12 @@ class State:
         """Old address → new address of every item done, as JSON and CSV (what a host sends its users)."""
         done = [r for r in self.rows.values() if r.status in DONE]
         mapping = [{"old": r.source, "new": r.address, "service": r.service} for r in done]
+        # Who holds a poll's public address (its voters) is sent to the public address on the host.
+        mapping += [
+            {"old": r.public_source, "new": r.public, "service": r.service}
+            for r in done
+            if r.public_source and r.public and r.public_source != r.source
+        ]
         _write_atomic(json_path, json.dumps(mapping, indent=2, ensure_ascii=False) + "\n")
         with tempfile.NamedTemporaryFile("w", dir=csv_path.parent, delete=False, newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
@@ -380,6 +389,8 @@ def rows_from_results(results: list[dict], batch: list[dict]) -> list[Row]:
                 r.get("name", ""),
                 int(r.get("bytes") or 0),
                 " ".join(str(r.get("detail") or "").split()),
+                str(r.get("public_source") or ""),
+                str(r.get("public") or ""),
             )
         )
     for item in batch:

@@ -223,7 +223,8 @@ def status_and_location(host, root, path: str) -> tuple[str, str]:
 
 def test_redirect_makes_the_source_answer_301_to_the_new_address(host, root, trusted, tmp_path):
     """A poll moved from a chaton host (here the host itself, over HTTPS) with --redirect naming that host's
-    inventory: its old admin address, and the paths under it, answer 301 to the new ones."""
+    inventory: its old admin address, and the paths under it, answer 301 to the new ones; so does its old public
+    address (what its voters hold), to the new public one."""
     made = create_and_vote(host, root, "en", "Poll that moves away", "alice-redirect@example.net")
     old = f"https://date.chaton.test/{made['admin_id']}/admin"
     listing = tmp_path / "polls.txt"
@@ -240,6 +241,14 @@ def test_redirect_makes_the_source_answer_301_to_the_new_address(host, root, tru
         f"{new}/action/delete_vote/MQ",
     )
     assert status_and_location(host, root, new.removeprefix("https://date.chaton.test"))[0] == "200"
+    new_public = rows[old]["public"]
+    assert rows[old]["public_source"] == f"https://date.chaton.test/{made['poll_id']}", rows[old]
+    assert re.fullmatch(r"https://date\.chaton\.test/[A-Za-z0-9]{16}", new_public), rows[old]
+    assert status_and_location(host, root, f"/{made['poll_id']}") == ("301", new_public)
+    mapping = json.loads(files(host)["json"].read_text())
+    assert {"old": rows[old]["public_source"], "new": new_public, "service": "framadate"} in mapping
+    reader_sees, _ = framadate_read_poll(host, root, new_public.rsplit("/", 1)[-1])
+    assert "Poll that moves away" in reader_sees
     assert status_and_location(host, root, "/")[0] == "200"
     # The redirects follow the mapping given: none left, none answered; a second run changes nothing.
     out, _ = run_playbook("playbooks/redirect.yml", ["-e", '{"redirect_mapping": []}'])
