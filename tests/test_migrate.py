@@ -1,11 +1,16 @@
 """chaton migrate: sorting the addresses people give, naming them on the host, state and resume."""
 
 import csv
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from chaton.cli import app
 from chaton.migrate import Row, State, classify, paths, plan, read_sources, rows_from_results
+from chaton.migrate_run import listed_addresses
 
 
 @pytest.mark.parametrize(
@@ -223,3 +228,69 @@ def test_files_live_beside_the_inventory_directory_not_in_it(tmp_path):
     files = paths(tmp_path / "inventories" / "mine", "server")
     assert {p.parent for p in files.values()} == {tmp_path / "inventories" / "mine-migrate"}
     assert files["csv"].name == "server.csv" and files["state"].name == "server.state.json"
+
+
+def _lists_plugin():
+    path = Path(__file__).resolve().parents[1] / "plugins" / "filter" / "chaton_lists.py"
+    spec = importlib.util.spec_from_file_location("chaton_lists", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_workbook_brings_its_sheets_so_they_are_not_listed_again():
+    rooms = ["budget", "=trip", "trip.1", "trip.2", "notes.2026", "v1.2", "=v1", "orphan.3", ""]
+    # notes.2026 is no workbook's sheet; v1.2 is =v1's; orphan.3 has no workbook and stays.
+    assert _lists_plugin().ethercalc_rooms_to_move(rooms) == ["=trip", "=v1", "budget", "notes.2026", "orphan.3"]
+    assert _lists_plugin().ethercalc_rooms_to_move(None) == []
+
+
+def test_a_whole_host_gives_its_accounts_only_with_their_passwords():
+    found = {
+        "old": {
+            "etherpad": ["https://pad.old.org/p/a"],
+            "ethercalc": ["https://calc.old.org/b"],
+            "framadate": ["https://date.old.org/AbCdEfGhIjKlMnOpQrStUvWx/admin"],
+            "peertube": ["https://tube.old.org/a/alice"],
+        }
+    }
+    without = listed_addresses(found, with_accounts=False)
+    assert without == [
+        "https://pad.old.org/p/a",
+        "https://calc.old.org/b",
+        "https://date.old.org/AbCdEfGhIjKlMnOpQrStUvWx/admin",
+    ]
+    assert listed_addresses(found, with_accounts=True) == [*without, "https://tube.old.org/a/alice"]
+    # Each listed address is one chaton migrate takes.
+    assert [classify(a).service for a in listed_addresses(found, True)] == [
+        "etherpad",
+        "ethercalc",
+        "framadate",
+        "peertube",
+    ]
+    assert not any(classify(a).problem for a in listed_addresses(found, True))
+
+
+def test_migrate_without_any_source_says_what_to_give(tmp_path):
+    result = CliRunner().invoke(app, ["migrate", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--from is missing" in result.output and "--from-host" in result.output
+
+
+def test_only_the_chaton_hosts_of_an_inventory_receive_what_moves(tmp_path):
+    """An inventory may list a backup server beside the CHATONS hosts; hosts may sit in groups under chaton, and
+    then take group_vars/chaton as Ansible gives it to them."""
+    from chaton.inventory import load
+
+    (tmp_path / "hosts.yml").write_text(
+        "chaton:\n  children:\n    web:\n      hosts:\n        one: {}\n  hosts:\n    two: {}\n"
+        "borg:\n  hosts:\n    backup: {}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "group_vars" / "chaton").mkdir(parents=True)
+    (tmp_path / "group_vars" / "chaton" / "main.yml").write_text("chaton_domain: asso.example\n", encoding="utf-8")
+    inv = load(tmp_path)
+    assert sorted(inv.chaton_hosts) == ["one", "two"]
+    assert inv.hosts["one"].groups == ["chaton", "web"]
+    assert inv.hosts["one"].vars["chaton_domain"] == "asso.example"
+    assert "chaton_domain" not in inv.hosts["backup"].vars

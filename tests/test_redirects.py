@@ -42,6 +42,11 @@ def test_a_poll_given_by_its_script_address_is_redirected_by_its_short_one():
     assert entries == [(f"/{ADMIN}/admin", "https://date.new.org/Y/admin")]
 
 
+def test_an_address_moved_onto_itself_is_never_redirected():
+    mapping = [{"old": "https://pad.old.org/p/notes", "new": "https://pad.old.org/p/notes/"}]
+    assert redirects.nginx_redirects(mapping, "pad.old.org") == ""
+
+
 def test_a_public_poll_address_of_either_form_is_redirected_by_its_short_one():
     public = "AbCdEfGhIjKlMnOp"
     mapping = [

@@ -30,6 +30,8 @@ def redirect_entries(mapping: list[dict], name: str) -> list[tuple[str, str]]:
         new = str(entry.get("new", ""))
         if (old.hostname or "").lower() != name.lower() or not new.startswith(("https://", "http://")):
             continue
+        if str(entry.get("old", "")).rstrip("/") == new.rstrip("/"):
+            continue  # moved onto itself (a host listing its own items): a redirect would loop
         path = urllib.parse.unquote(old.path).rstrip("/") or "/"
         if path == "/" or any(c in path for c in '"\\') or any(ord(c) < 32 for c in path):
             continue

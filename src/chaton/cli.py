@@ -501,6 +501,14 @@ def migrate(
             "moved address to the new one (playbooks/redirect.yml).",
         ),
     ] = None,
+    from_host: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-host",
+            help="The inventory of a chaton host to move whole: every pad, sheet and poll it holds (and its "
+            "PeerTube accounts, with --peertube-password-file), listed on it (playbooks/migrate-list.yml).",
+        ),
+    ] = None,
     vault_password_file: Annotated[Path | None, typer.Option(help="ansible-vault password file.")] = None,
 ) -> None:
     """Bring pads, sheets, polls and PeerTube accounts from another host (Framapad, Framacalc...) onto this one.
@@ -514,27 +522,37 @@ def migrate(
     Exits non-zero when an address was not imported.
 
     Example: chaton migrate inventories/mine --from addresses.txt --from https://framapad.org/p/notes
+
+    A whole chaton host (a bigger server, two associations merging):
+    chaton migrate inventories/new --from-host inventories/old --redirect inventories/old
     """
     from chaton import migrate as m
     from chaton import migrate_run
 
-    if not sources:
+    if not sources and not from_host:
         console.print(
-            "[red]--from is missing[/red]: give a pad, sheet, poll or PeerTube account address, or a file of addresses"
+            "[red]--from is missing[/red]: give a pad, sheet, poll or PeerTube account address, or a file of "
+            "addresses (or --from-host with a chaton host's inventory)"
         )
         raise typer.Exit(2)
     inv = _load(inventory)
     try:
-        addresses = m.read_sources(sources)
+        addresses = m.read_sources(sources or [])
     except FileNotFoundError as exc:
         console.print(f"[red]--from {exc.args[0]}[/red]: neither an http(s):// address nor a file")
         raise typer.Exit(2) from None
-    if not addresses:
+    if sources and not addresses:
         console.print(f"[red]no http(s):// address found in {', '.join(sources)}[/red]")
         raise typer.Exit(2)
     args = ["--vault-password-file", str(vault_password_file)] if vault_password_file else []
     old = _load(redirect) if redirect else None
     passwords = m.read_peertube_passwords(peertube_password_file) if peertube_password_file else {}
+    if from_host:
+        addresses += _list_source_host(inv, _load(from_host), args, with_accounts=bool(passwords))
+        addresses = list(dict.fromkeys(addresses))
+        if not addresses:
+            say(f"{from_host} holds no pad, sheet or poll: nothing to move")
+            raise typer.Exit(0)
     rows, written = migrate_run.run(
         inv,
         addresses,
@@ -558,6 +576,35 @@ def migrate(
     if problems:
         say(f"Fix what the rows say, then run the same command again: chaton migrate {inventory} --from ...")
     raise typer.Exit(1 if problems or not redirected else 0)
+
+
+def _list_source_host(inv, source, args: list[str], with_accounts: bool) -> list[str]:
+    """`chaton migrate --from-host`: what the source host holds, said and written beside the inventory."""
+    from chaton import migrate as m
+    from chaton import migrate_run
+
+    found, why = migrate_run.list_host(source, console, args)
+    if why is not None:
+        console.print(f"[red]could not list what {source.path} holds[/red]: {why}")
+        raise typer.Exit(1)
+    listed = migrate_run.listed_addresses(found, with_accounts)
+    for host, lists in found.items():
+        counts = {service: len(lists[service]) for service in migrate_run.LISTED}
+        say(
+            f"{host} holds {counts['etherpad']} pad(s), {counts['ethercalc']} sheet(s) or workbook(s), "
+            f"{counts['framadate']} poll(s), {counts['peertube']} PeerTube account(s)"
+        )
+        if counts["peertube"] and not with_accounts:
+            say(
+                "  its PeerTube accounts move with their passwords (--peertube-password-file) or their archives "
+                "(--from alice.zip): not this time"
+            )
+    if found:
+        listing = m.paths(inv.directory, "listed")["json"].with_name(f"listed-from-{'-'.join(sorted(found))}.txt")
+        # Poll admin addresses give the right to change the polls: 0600, like the state and the mapping.
+        m.write_atomic(listing, "".join(f"{a}\n" for a in listed))
+        say(f"the {len(listed)} address(es) to move are in {listing} (a --from file)")
+    return listed
 
 
 @app.command()

@@ -19,6 +19,7 @@ class Host:
     name: str
     vars: dict = field(default_factory=dict)
     origin: dict[str, Path] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -34,6 +35,12 @@ class Inventory:
     @property
     def directory(self) -> Path:
         return self.path if self.path.is_dir() else self.path.parent
+
+    @property
+    def chaton_hosts(self) -> dict[str, Host]:
+        """The CHATONS hosts: those of the group chaton (or of a group under it), where site.yml and every
+        playbook run; an inventory may list others (a backup server)."""
+        return {name: host for name, host in self.hosts.items() if "chaton" in host.groups}
 
 
 def _load_yaml(path: Path) -> dict | None:
@@ -71,12 +78,15 @@ def _var_files(base: Path, name: str) -> list[Path]:
 
 
 def _collect_hosts(group: dict, groups: list[str], out: dict[str, tuple[dict, list[str]]], name: str) -> None:
+    """Each host of ``group`` (named ``name``, under the groups ``groups``) and of its children, with its
+    variables and every group it is in, parents first (the order Ansible layers group_vars in)."""
     group = group or {}
+    path = [*groups, name]
     for host, hvars in (group.get("hosts") or {}).items():
         prev = out.get(host, ({}, []))
-        out[host] = ({**prev[0], **(hvars or {})}, [*prev[1], name])
+        out[host] = ({**prev[0], **(hvars or {})}, [*prev[1], *(g for g in path if g not in prev[1])])
     for child, data in (group.get("children") or {}).items():
-        _collect_hosts(data, groups, out, child)
+        _collect_hosts(data if isinstance(data, dict) else {}, path, out, child)
 
 
 def load(path: Path) -> Inventory:
@@ -116,5 +126,5 @@ def load(path: Path) -> Inventory:
         for key, value in hvars.items():
             merged[key] = value
             origin[key] = hosts_file
-        inv.hosts[host] = Host(host, merged, origin)
+        inv.hosts[host] = Host(host, merged, origin, groups)
     return inv

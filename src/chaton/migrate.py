@@ -247,7 +247,7 @@ class State:
     def record(self, row: Row) -> None:
         """Keep a row, written at once (an interrupted run keeps what it did)."""
         self.rows[row.source] = row
-        _write_atomic(self.path, json.dumps({"rows": {s: asdict(r) for s, r in self.rows.items()}}, indent=2))
+        write_atomic(self.path, json.dumps({"rows": {s: asdict(r) for s, r in self.rows.items()}}, indent=2))
 
     def write_mapping(self, json_path: Path, csv_path: Path) -> None:
         """Old address → new address of every item done, as JSON and CSV (what a host sends its users)."""
@@ -259,7 +259,7 @@ class State:
             for r in done
             if r.public_source and r.public and r.public_source != r.source
         ]
-        _write_atomic(json_path, json.dumps(mapping, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(json_path, json.dumps(mapping, indent=2, ensure_ascii=False) + "\n")
         with tempfile.NamedTemporaryFile("w", dir=csv_path.parent, delete=False, newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(["old", "new", "service"])
@@ -267,7 +267,8 @@ class State:
         os.replace(f.name, csv_path)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file whole or not at all, readable by its owner only (tempfile makes it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as f:
         f.write(text)

@@ -38,7 +38,7 @@ def run(
     items = [migrate.classify(a) for a in addresses]
     all_rows: list[migrate.Row] = []
     written: dict[str, dict[str, Path]] = {}
-    for host in inv.hosts.values():
+    for host in inv.chaton_hosts.values():
         files = migrate.paths(inv.directory, host.name)
         state = migrate.State.load(files["state"])
         batch, rows = migrate.plan(
@@ -109,6 +109,42 @@ def _import(
             if row.detail == "the run stopped before this item":
                 row.detail = f"the run stopped ({why}); run the same command again to take it up"
     return rows
+
+
+# What playbooks/migrate-list.yml lists of a host, in this order.
+LISTED = ("etherpad", "ethercalc", "framadate", "peertube")
+
+
+def list_host(
+    old: Inventory, console: Console, extra_args: list[str]
+) -> tuple[dict[str, dict[str, list[str]]], str | None]:
+    """Every pad, sheet, poll and local PeerTube account of each host of ``old`` (chaton's), as addresses by
+    service, read on the host (playbooks/migrate-list.yml); and why not, when the playbook stopped."""
+    with tempfile.TemporaryDirectory(prefix="chaton-list-") as tmp:
+        with playbook_progress(console) as progress:
+            bar = progress.add_task(f"listing what {old.path} holds", total=None, current="")
+            result = run_playbook(
+                "playbooks/migrate-list.yml",
+                old.path,
+                extravars={"list_results_dir": tmp},
+                extra_args=extra_args,
+                quiet=True,
+                on_event=lambda e: progress.update(bar, current=((e.get("event_data") or {}).get("task") or "")[:50]),
+            )
+            progress.update(bar, current="done" if result.ok else "stopped")
+        if not result.ok:
+            return {}, "; ".join(f"task '{f.task}': {f.message}"[:300] for f in result.failures) or result.status
+        found = {}
+        for path in sorted(Path(tmp).glob("*.json")):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found[path.stem] = {service: [str(a) for a in data.get(service) or []] for service in LISTED}
+    return found, None
+
+
+def listed_addresses(found: dict[str, dict[str, list[str]]], with_accounts: bool) -> list[str]:
+    """The addresses to move from what ``list_host`` found; PeerTube accounts only with their passwords."""
+    services = LISTED if with_accounts else tuple(s for s in LISTED if s != "peertube")
+    return [address for lists in found.values() for service in services for address in lists[service]]
 
 
 def redirect(old: Inventory, written: dict[str, dict[str, Path]], console: Console, extra_args: list[str]) -> bool:

@@ -138,13 +138,14 @@ def saved_pebble_root(host) -> str:
 
 
 @contextlib.contextmanager
-def host_trusts_itself(host, root: str, name: str):
-    """For a while, the instance reaches its own HTTPS site ``name`` as it would another chaton host with a real
-    certificate: the test ACME server's root in its trust store, the name in /etc/hosts (which Docker rewrites
-    when the instance restarts). Both are taken back after."""
+def host_trusts_itself(host, root: str, name: str | list[str]):
+    """For a while, the instance reaches its own HTTPS site ``name`` (or sites) as it would another chaton host
+    with a real certificate: the test ACME server's root in its trust store, the names in /etc/hosts (which Docker
+    rewrites when the instance restarts). Both are taken back after."""
+    names = [name] if isinstance(name, str) else list(name)
+    lines = " && ".join(f"(grep -qw {n} /etc/hosts || echo '127.0.0.1 {n} # chaton-test' >> /etc/hosts)" for n in names)
     added = host.run(
-        f"cp {root} /usr/local/share/ca-certificates/chaton-test-pebble.crt && update-ca-certificates"
-        f" && (grep -qw {name} /etc/hosts || echo '127.0.0.1 {name} # chaton-test' >> /etc/hosts)"
+        f"cp {root} /usr/local/share/ca-certificates/chaton-test-pebble.crt && update-ca-certificates && {lines}"
     )
     assert added.rc == 0, added.stderr
     try:

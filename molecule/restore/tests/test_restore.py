@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from chaton.migrate import paths
 from chaton.testing import (
     chaton_command,
+    chaton_run,
     curl,
     ethercalc_cell,
     ethercalc_make_sheet,
@@ -26,6 +28,7 @@ from chaton.testing import (
     etherpad_wait,
     framadate_create_and_vote,
     framadate_read_poll,
+    host_trusts_itself,
     mirror_provides,
     pebble_root,
     recreate_instance,
@@ -227,6 +230,34 @@ def test_the_poll_and_its_vote_read_back_on_the_page_and_in_csv(host):
     assert POLL_TITLE in page and "Bob Voter" in page, page[-2000:]
     assert csv == STATE["poll_csv"], (csv, STATE["poll_csv"])
     assert host.service("php-fpm-framadate").is_running
+
+
+@pytest.mark.skipif(len(SERVICES) < 3, reason="needs Etherpad and Framadate too (their releases in the mirror)")
+def test_the_whole_host_is_listed_and_moved(host, tmp_path):
+    """`chaton migrate --from-host` lists every pad, sheet and poll of a chaton host on the host itself (Etherpad's
+    listAllPads with its API key, EtherCalc's loopback-only room list, Framadate's poll table) and moves them. The
+    source here is the restored host itself, reached over HTTPS as another host would reach it: the pad and the
+    sheet are found already there (the same content), the poll is copied under new addresses."""
+    assert STATE.get("ethercalc_read"), "needs the restored data"
+    root = pebble_root(host)
+    with host_trusts_itself(host, root, ["pad.chaton.test", "calc.chaton.test", "date.chaton.test"]):
+        code, output, seconds = chaton_run("migrate", inventory(), "--from-host", inventory())
+    figures(f"chaton migrate --from-host (the whole restored host onto itself): {seconds:.1f} s")
+    assert code == 0, output[-4000:]
+    files = paths(Path(inventory()).parent, host.backend.get_hostname())
+    listing = files["state"].with_name(f"listed-from-{host.backend.get_hostname()}.txt")
+    listed = listing.read_text(encoding="utf-8").split()
+    pad = f"https://pad.chaton.test/p/{PAD}"
+    sheet = f"https://calc.chaton.test/{SHEET}"
+    poll = f"https://date.chaton.test/{STATE['poll']['admin_id']}/admin"
+    assert {pad, sheet, poll} <= set(listed), listed
+    assert oct(listing.stat().st_mode & 0o777) == "0o600"  # poll admin addresses: the right to change them
+    rows = json.loads(files["state"].read_text())["rows"]
+    assert rows[pad]["status"] == "already there" and rows[sheet]["status"] == "already there", (rows[pad], rows[sheet])
+    assert rows[poll]["status"] == "imported", rows[poll]
+    # The copy reads as the poll does: its choices and Bob's vote.
+    _, copy_csv = framadate_read_poll(host, root, rows[poll]["public"].rsplit("/", 1)[-1])
+    assert copy_csv == STATE["poll_csv"], (copy_csv, STATE["poll_csv"])
 
 
 def test_report_the_figures():
