@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from conftest import ROOT, inventory_with, run_playbook
 
 GOOD = {
@@ -221,3 +224,49 @@ def test_site_names_a_variables_file_that_is_not_a_mapping(tmp_path):
 def test_bad_case_count():
     print(f"\n{len(BAD)} bad inventories checked")
     assert len(BAD) >= 25
+
+
+def _two_hosts(tmp_path, web: dict, tube: dict) -> Path:
+    """An association's inventory over two servers: web and tube, the services placed by host_vars."""
+    directory = tmp_path / "two"
+    (directory / "group_vars" / "all").mkdir(parents=True)
+    (directory / "host_vars").mkdir()
+    (directory / "hosts.yml").write_text(
+        yaml.safe_dump(
+            {
+                "chaton": {"hosts": {"web": {"ansible_host": "192.0.2.10"}, "tube": {"ansible_host": "192.0.2.11"}}},
+                "backup": {"hosts": {"borg": {"ansible_host": "192.0.2.12"}}},
+            },
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
+    (directory / "group_vars" / "all" / "vars.yml").write_text(yaml.safe_dump(GOOD), encoding="utf-8")
+    (directory / "host_vars" / "web.yml").write_text(yaml.safe_dump(web), encoding="utf-8")
+    (directory / "host_vars" / "tube.yml").write_text(yaml.safe_dump(tube), encoding="utf-8")
+    return directory
+
+
+def test_a_name_served_by_two_hosts_is_refused_with_the_variable_and_the_fix(tmp_path):
+    from chaton import checks
+
+    placed = _two_hosts(tmp_path, {"etherpad_enabled": True}, {"peertube_enabled": True, "portal_enabled": False})
+    assert checks.check_shared_names(checks.load(placed)) == []
+    # The portal on both (its default), and Etherpad too: two names served twice.
+    twice = _two_hosts(tmp_path / "b", {"etherpad_enabled": True}, {"etherpad_enabled": True})
+    found = checks.check_shared_names(checks.load(twice))
+    assert sorted((f.host, f.variable) for f in found) == [("tube", "etherpad_enabled"), ("tube", "portal_enabled")]
+    pad = next(f for f in found if f.variable == "etherpad_enabled")
+    assert "pad.chatons.example.org is served by web too" in pad.message
+    assert pad.file.endswith("host_vars/tube.yml") and "set etherpad_enabled: false for tube or web" in pad.fix
+    # Other names (another association's host in the same inventory): no conflict.
+    other = _two_hosts(tmp_path / "c", {"etherpad_enabled": True}, {"etherpad_enabled": True, "chaton_domain": "b.org"})
+    assert checks.check_shared_names(checks.load(other)) == []
+
+
+def test_check_needs_a_host_in_the_chaton_group(tmp_path):
+    from chaton import checks
+
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"srv": {}}}}), encoding="utf-8")
+    found = checks.run(tmp_path, offline=True, ansible=False)
+    assert [f.message for f in found] == ["no host is in the group chaton, where chaton deploys"]

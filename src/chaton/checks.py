@@ -189,6 +189,33 @@ def check_collisions(inv: Inventory, host: Host) -> list[Finding]:
     return out
 
 
+def check_shared_names(inv: Inventory) -> list[Finding]:
+    """Across the CHATONS hosts of one inventory: a name (a service's, or the portal's chaton_domain) is served by
+    one host only. Two hosts serving it would each ask for its certificate, and DNS sends its visitors to one."""
+    out = []
+    served: dict[str, tuple[str, str]] = {}
+    for host in inv.chaton_hosts.values():
+        claims = []
+        if host.vars.get("portal_enabled", True) is not False and host.vars.get("chaton_domain"):
+            claims.append((str(host.vars["chaton_domain"]), "portal_enabled"))
+        claims += [(service_domain(host, name), f"{name}_enabled") for name in enabled_services(host)]
+        for name, var in claims:
+            if name in served and served[name][0] != host.name:
+                first, first_var = served[name]
+                out.append(
+                    _error(
+                        inv,
+                        host,
+                        var,
+                        f"{name} is served by {first} too ({first_var})",
+                        f"a service lives on one host: set {var}: false for {host.name} or {first} "
+                        f"(host_vars/<host>.yml), or give it another name",
+                    )
+                )
+            served.setdefault(name, (host.name, var))
+    return out
+
+
 def swap_mb(host: Host, memory_mb: int) -> int:
     """The swap role common gives the host: common_swap_size_mb, or its `auto` rule."""
     value = host.vars.get("common_swap_size_mb", "auto")
@@ -439,9 +466,20 @@ def run(
         inv = load(path)
     except InventoryError as exc:
         return [Finding("error", "-", str(exc.file), "", exc.message, exc.fix)]
-    findings: list[Finding] = []
+    if not inv.chaton_hosts:
+        return [
+            Finding(
+                "error",
+                "-",
+                str(inv.path),
+                "",
+                "no host is in the group chaton, where chaton deploys",
+                "list your server under chaton: hosts: (see inventories/example/hosts.yml)",
+            )
+        ]
+    findings: list[Finding] = check_shared_names(inv)
     secrets_checked: set[Path] = set()
-    for host in inv.hosts.values():
+    for host in inv.chaton_hosts.values():
         findings += [
             f
             for f in inventory_findings(inv, host, secrets_checked=secrets_checked)
