@@ -555,7 +555,7 @@ def run(
 ) -> list[Report]:
     reports = []
     now = dt.datetime.now(dt.UTC)
-    for host in inv.hosts.values():
+    for host in inv.chaton_hosts.values():
         domain = str(host.vars.get("chaton_domain", ""))
         target = address or host.vars.get("chaton_status_address") or None
         from chaton.operate import host_cafile, public_port

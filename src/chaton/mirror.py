@@ -184,7 +184,7 @@ def inventory_pins(inventory_path: Path, root: Path | None = None) -> list[Pin]:
 
     inv = inventory.load(inventory_path)
     found: dict[str, Pin] = {}
-    for host in inv.hosts.values():
+    for host in inv.chaton_hosts.values():
         for pin in pins(checks.enabled_services(host), host.vars, root):
             found.setdefault(pin.path, pin)
     return list(found.values())

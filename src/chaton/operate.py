@@ -86,7 +86,7 @@ def states(
     verify: bool = True,
 ) -> list[ServiceState]:
     out = []
-    for host in inv.hosts.values():
+    for host in inv.chaton_hosts.values():
         secrets_dir = _secrets_dir(inv, host)
         target = {
             "address": address or _address(host),
