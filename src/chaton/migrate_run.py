@@ -111,6 +111,26 @@ def _import(
     return rows
 
 
+def _run_with_bar(
+    playbook: str, inv: Inventory, extravars: dict, label: str, console: Console, extra_args: list[str]
+) -> str | None:
+    """Run a playbook on an inventory behind a bar naming its current task; None, or why it stopped."""
+    with playbook_progress(console) as progress:
+        bar = progress.add_task(label, total=None, current="")
+        result = run_playbook(
+            playbook,
+            inv.path,
+            extravars=extravars,
+            extra_args=extra_args,
+            quiet=True,
+            on_event=lambda e: progress.update(bar, current=((e.get("event_data") or {}).get("task") or "")[:50]),
+        )
+        progress.update(bar, current="done" if result.ok else "stopped")
+    if result.ok:
+        return None
+    return "; ".join(f"task '{f.task}': {f.message}"[:300] for f in result.failures) or result.status
+
+
 # What playbooks/migrate-list.yml lists of a host, in this order.
 LISTED = ("etherpad", "ethercalc", "framadate", "peertube")
 
@@ -121,19 +141,16 @@ def list_host(
     """Every pad, sheet, poll and local PeerTube account of each host of ``old`` (chaton's), as addresses by
     service, read on the host (playbooks/migrate-list.yml); and why not, when the playbook stopped."""
     with tempfile.TemporaryDirectory(prefix="chaton-list-") as tmp:
-        with playbook_progress(console) as progress:
-            bar = progress.add_task(f"listing what {old.path} holds", total=None, current="")
-            result = run_playbook(
-                "playbooks/migrate-list.yml",
-                old.path,
-                extravars={"list_results_dir": tmp},
-                extra_args=extra_args,
-                quiet=True,
-                on_event=lambda e: progress.update(bar, current=((e.get("event_data") or {}).get("task") or "")[:50]),
-            )
-            progress.update(bar, current="done" if result.ok else "stopped")
-        if not result.ok:
-            return {}, "; ".join(f"task '{f.task}': {f.message}"[:300] for f in result.failures) or result.status
+        why = _run_with_bar(
+            "playbooks/migrate-list.yml",
+            old,
+            {"list_results_dir": tmp},
+            f"listing what {old.path} holds",
+            console,
+            extra_args,
+        )
+        if why is not None:
+            return {}, why
         found = {}
         for path in sorted(Path(tmp).glob("*.json")):
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -158,19 +175,10 @@ def redirect(old: Inventory, written: dict[str, dict[str, Path]], console: Conso
         if files["json"].is_file():
             mapping += json.loads(files["json"].read_text(encoding="utf-8"))
     names = {urllib.parse.urlsplit(m["old"]).hostname for m in mapping}
-    with playbook_progress(console) as progress:
-        bar = progress.add_task(f"redirecting on {old.path}", total=None, current="")
-        result = run_playbook(
-            "playbooks/redirect.yml",
-            old.path,
-            extravars={"redirect_mapping": mapping},
-            extra_args=extra_args,
-            quiet=True,
-            on_event=lambda e: progress.update(bar, current=((e.get("event_data") or {}).get("task") or "")[:50]),
-        )
-        progress.update(bar, current="done" if result.ok else "stopped")
-    if not result.ok:
-        why = "; ".join(f"task '{f.task}': {f.message}"[:300] for f in result.failures) or result.status
+    why = _run_with_bar(
+        "playbooks/redirect.yml", old, {"redirect_mapping": mapping}, f"redirecting on {old.path}", console, extra_args
+    )
+    if why is not None:
         console.print(f"[red]the redirects were not written[/red]: {why}")
         return False
     console.print(
