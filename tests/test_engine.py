@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -13,6 +14,10 @@ from chaton.harness import docker as engine
 def test_a_pid_file_naming_another_program_or_no_process_is_removed(tmp_path):
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
+        # Until it has called exec, the child is still a copy of this Python process.
+        deadline = time.monotonic() + 10
+        while engine._process_name(sleeper.pid) != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.01)
         mine = tmp_path / "reused.pid"  # a live process, but not the daemon: pid reused after a restart
         mine.write_text(f"{os.getpid()}\n")
         gone = tmp_path / "gone.pid"
