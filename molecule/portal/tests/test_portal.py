@@ -16,6 +16,9 @@ from typer.testing import CliRunner
 from chaton import audit
 from chaton.testing import curl, instance_address, pebble_root
 
+# The server that publishes the portal; test_second_server.py checks the other one.
+testinfra_hosts = ["ansible://web"]
+
 DOMAIN = "chaton.test"
 LANGS = ["fr", "en"]
 PAGES = ["index", "about", "cgu", "privacy", "legal"]
@@ -35,9 +38,13 @@ def get(host, path, root):
     return result.stdout
 
 
+def pin(service: str) -> str:
+    defaults = yaml.safe_load((PROJECT / f"roles/{service}/defaults/main.yml").read_text(encoding="utf-8"))
+    return str(defaults[f"{service}_version"])
+
+
 def ethercalc_pin() -> str:
-    defaults = yaml.safe_load((PROJECT / "roles/ethercalc/defaults/main.yml").read_text(encoding="utf-8"))
-    return str(defaults["ethercalc_version"])
+    return pin("ethercalc")
 
 
 @contextmanager
@@ -76,6 +83,8 @@ def test_home_page_lists_the_enabled_services_from_their_metadata(host, root):
     assert "Collaborative online spreadsheet" in en
     assert f"EtherCalc {ethercalc_pin()}" in en and "CPAL-1.0" in en
     assert "Etherpad" not in fr, "a service that is not enabled is not listed"
+    # PeerTube is switched on for the second server only: listed with that server's address.
+    assert 'href="https://tube.chaton.test/"' in fr and "Framatube (PeerTube)" in en
     landing = get(host, "/", root)
     assert 'href="/fr/index.html"' in landing and 'href="/en/index.html"' in landing
 
@@ -93,6 +102,8 @@ def test_how_this_host_works_states_provider_backups_logs_and_versions(host, roo
     assert "Hébergeur Associatif Test" in about
     assert "kept for 12 days" in about, "chaton_log_retention_days of the scenario"
     assert "backed up every day around 03:15" in about and "7 days, 4 weeks and 6 months" in about
+    assert f"<td>{pin('peertube')}</td><td>AGPL-3.0</td><td>Framatube (PeerTube) (on server " in about
+    assert "<td>Framacalc (EtherCalc)</td>" in about, "a service of this server names no server"
     nginx = host.package("nginx").version
     assert f"<td>nginx</td><td>{nginx}</td>" in about
     privacy = get(host, "/fr/privacy.html", root)
@@ -108,14 +119,20 @@ def test_chatonsinfos_files_are_valid_and_describe_each_enabled_service(host, ro
     assert org["organization.name"] == "Chatons de test"
     assert org["organization.startdate"] == "2026-11-01"
     subs = {k: v for k, v in org.items() if k.startswith("subs.")}
-    assert subs == {"subs.ethercalc": f"https://{DOMAIN}{base}/ethercalc.properties"}
+    assert subs == {
+        "subs.ethercalc": f"https://{DOMAIN}{base}/ethercalc.properties",
+        "subs.peertube": f"https://{DOMAIN}{base}/peertube.properties",
+    }
     svc = audit.parse_properties(get(host, f"{base}/ethercalc.properties", root))
     assert audit.chatonsinfos_problems(svc, "service") == []
     assert svc["service.website"] == "https://calc.chaton.test/"
     assert svc["software.version"] == ethercalc_pin()
     assert svc["host.name"] == "Hébergeur Associatif Test"
     files = host.run(f"ls {WEBROOT}{base}").stdout.split()
-    assert sorted(files) == ["ethercalc.properties", "organization.properties"]
+    tube = audit.parse_properties(get(host, f"{base}/peertube.properties", root))
+    assert audit.chatonsinfos_problems(tube, "service") == []
+    assert tube["service.website"] == "https://tube.chaton.test/" and tube["software.version"] == pin("peertube")
+    assert sorted(files) == ["ethercalc.properties", "organization.properties", "peertube.properties"]
     # The misspelling some tools use is not where the files are.
     assert curl(host, f"https://{DOMAIN}/.well_known/chatonsinfos/organization.properties", "-f", cacert=root).rc != 0
 
