@@ -226,7 +226,7 @@ def test_bad_case_count():
     assert len(BAD) >= 25
 
 
-def _two_hosts(tmp_path, web: dict, tube: dict) -> Path:
+def _two_hosts(tmp_path, web: dict, tube: dict, addresses=("192.0.2.10", "192.0.2.11")) -> Path:
     """An association's inventory over two servers: web and tube, the services placed by host_vars."""
     directory = tmp_path / "two"
     (directory / "group_vars" / "all").mkdir(parents=True)
@@ -234,7 +234,7 @@ def _two_hosts(tmp_path, web: dict, tube: dict) -> Path:
     (directory / "hosts.yml").write_text(
         yaml.safe_dump(
             {
-                "chaton": {"hosts": {"web": {"ansible_host": "192.0.2.10"}, "tube": {"ansible_host": "192.0.2.11"}}},
+                "chaton": {"hosts": {"web": {"ansible_host": addresses[0]}, "tube": {"ansible_host": addresses[1]}}},
                 "backup": {"hosts": {"borg": {"ansible_host": "192.0.2.12"}}},
             },
             sort_keys=False,
@@ -262,6 +262,52 @@ def test_a_name_served_by_two_hosts_is_refused_with_the_variable_and_the_fix(tmp
     # Other names (another association's host in the same inventory): no conflict.
     other = _two_hosts(tmp_path / "c", {"etherpad_enabled": True}, {"etherpad_enabled": True, "chaton_domain": "b.org"})
     assert checks.check_shared_names(checks.load(other)) == []
+
+
+def test_each_name_must_resolve_to_the_host_that_serves_it(tmp_path):
+    """The portal's name is checked on the host that publishes the portal only; each service's on its own host."""
+    from chaton import checks
+
+    placed = _two_hosts(
+        tmp_path,
+        {"etherpad_enabled": True, "etherpad_domain": "localhost"},
+        {"peertube_enabled": True, "peertube_domain": "localhost", "portal_enabled": False},
+        addresses=("127.0.0.1", "127.0.0.1"),
+    )
+    inv = checks.load(placed)
+    assert checks.check_dns(inv, inv.hosts["tube"]) == []
+    found = checks.check_dns(inv, inv.hosts["web"])
+    assert [f.variable for f in found] == ["chatons.example.org"]
+    assert "add a DNS record: chatons.example.org A/AAAA -> 127.0.0.1" in found[0].fix
+    moved = _two_hosts(
+        tmp_path / "b",
+        {"etherpad_enabled": True, "etherpad_domain": "localhost"},
+        {"portal_enabled": False},
+        addresses=("192.0.2.10", "127.0.0.1"),
+    )
+    inv = checks.load(moved)
+    pad = [f for f in checks.check_dns(inv, inv.hosts["web"]) if f.variable == "localhost"]
+    assert pad and "resolves to 127.0.0.1" in pad[0].message and "-> 192.0.2.10" in pad[0].fix
+
+
+def test_host_vars_of_a_host_hosts_yml_does_not_list_are_reported(tmp_path):
+    """A typo in a host_vars file's name places its services on no host."""
+    from chaton import checks
+
+    placed = _two_hosts(tmp_path, {"etherpad_enabled": True}, {"portal_enabled": False})
+    assert checks.check_unplaced_host_vars(checks.load(placed)) == []
+    (placed / "host_vars" / "tub.yml").write_text(yaml.safe_dump({"peertube_enabled": True}), encoding="utf-8")
+    (placed / "host_vars" / "old").mkdir()
+    (placed / "host_vars" / "old" / "vars.yml").write_text("chaton_host_memory_mb: 2048\n", encoding="utf-8")
+    found = checks.check_unplaced_host_vars(checks.load(placed))
+    assert [(f.level, f.host, f.variable) for f in found] == [
+        ("warning", "old", ""),
+        ("error", "tub", "peertube_enabled"),
+    ]
+    assert "switches on peertube_enabled for tub, a host hosts.yml does not list" in found[1].message
+    assert found[1].file.endswith("host_vars/tub.yml") and "(borg, tube, web)" in found[1].fix
+    errors = [f for f in checks.run(placed, offline=True, ansible=False) if f.level == "error"]
+    assert [f.host for f in errors] == ["tub"]
 
 
 def test_check_needs_a_host_in_the_chaton_group(tmp_path):

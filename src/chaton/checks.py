@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jsonschema
+import yaml
 
 from chaton import specs
-from chaton.inventory import Host, Inventory, InventoryError, load
+from chaton.inventory import Host, Inventory, InventoryError, _var_files, load
 
 TEMPLATED = re.compile(r"{{|{%")
 # Variables the roles read but that belong to Ansible or the harness.
@@ -213,6 +214,43 @@ def check_shared_names(inv: Inventory) -> list[Finding]:
                     )
                 )
             served.setdefault(name, (host.name, var))
+    return out
+
+
+def check_unplaced_host_vars(inv: Inventory) -> list[Finding]:
+    """host_vars of a name hosts.yml does not list (a typo, a renamed server): what they switch on runs nowhere."""
+    out = []
+    directory = inv.directory / "host_vars"
+    if not directory.is_dir():
+        return out
+    names = sorted({p.stem if p.is_file() else p.name for p in directory.iterdir() if not p.name.startswith(".")})
+    for name in names:
+        if name in inv.hosts:
+            continue
+        files = _var_files(directory, name)
+        switched = []
+        for file in files:
+            try:
+                content = yaml.safe_load(file.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError):
+                continue
+            if isinstance(content, dict):
+                switched += [k for k, v in content.items() if k.endswith("_enabled") and v is True]
+        listed = ", ".join(sorted(inv.hosts))
+        fix = f"rename the file after a host of hosts.yml ({listed}), or add {name} to the group chaton"
+        level = "error" if any(k[: -len("_enabled")] in specs.services() for k in switched) else "warning"
+        what = f"switches on {', '.join(switched)} for" if switched else "sets variables for"
+        shown = str(files[0]) if files else str(directory / name)
+        out.append(
+            Finding(
+                level,
+                name,
+                shown,
+                switched[0] if switched else "",
+                f"{what} {name}, a host hosts.yml does not list",
+                fix,
+            )
+        )
     return out
 
 
@@ -424,7 +462,9 @@ def check_dns(inv: Inventory, host: Host) -> list[Finding]:
                 "set ansible_host to the server's IP address or a resolvable name",
             )
         ]
-    names = [host.vars.get("chaton_domain", "")] + [service_domain(host, s) for s in enabled_services(host)]
+    portal = host.vars.get("portal_enabled", True) is not False
+    names = [host.vars.get("chaton_domain", "") if portal else ""]
+    names += [service_domain(host, s) for s in enabled_services(host)]
     for name in filter(None, names):
         try:
             got = {info[4][0] for info in socket.getaddrinfo(name, 443)}
@@ -477,7 +517,7 @@ def run(
                 "list your server under chaton: hosts: (see inventories/example/hosts.yml)",
             )
         ]
-    findings: list[Finding] = check_shared_names(inv)
+    findings: list[Finding] = check_shared_names(inv) + check_unplaced_host_vars(inv)
     secrets_checked: set[Path] = set()
     for host in inv.chaton_hosts.values():
         findings += [
