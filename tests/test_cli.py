@@ -156,6 +156,43 @@ def test_init_refuses_an_unknown_service(tmp_path):
     assert not (tmp_path / "mine").exists()
 
 
+def test_init_places_services_on_two_servers_and_check_passes(tmp_path):
+    """The portal and the light services on the first server, PeerTube on a second one."""
+    from chaton import checks
+
+    target = tmp_path / "two"
+    args = list(INIT)
+    args[args.index("--services") + 1] = "etherpad,ethercalc"
+    result = runner.invoke(
+        app, ["init", str(target), *args, "--second-services", "peertube", "--second-host", "192.0.2.11"]
+    )
+    assert result.exit_code == 0, result.output
+    hosts = yaml.safe_load((target / "hosts.yml").read_text())["chaton"]["hosts"]
+    assert hosts["server"]["ansible_host"] == "127.0.0.1" and hosts["server2"]["ansible_host"] == "192.0.2.11"
+    inv = checks.load(target)
+    placed = {name: checks.enabled_services(host) for name, host in inv.chaton_hosts.items()}
+    assert placed == {"server": ["ethercalc", "etherpad"], "server2": ["peertube"]}
+    assert inv.hosts["server2"].vars["portal_enabled"] is False
+    assert "portal_enabled" not in inv.hosts["server"].vars
+    assert any(k.startswith("peertube_") for k in yaml.safe_load((target / "group_vars/all/secrets.yml").read_text()))
+    check = runner.invoke(app, ["check", str(target), "--offline"])
+    assert check.exit_code == 0, check.output
+
+
+def test_init_refuses_a_service_on_both_servers_or_a_second_server_without_services(tmp_path):
+    args = list(INIT)
+    args[args.index("--services") + 1] = "etherpad,peertube"
+    both = runner.invoke(
+        app, ["init", str(tmp_path / "a"), *args, "--second-services", "peertube", "--second-host", "b"]
+    )
+    assert both.exit_code == 2 and "peertube is in --services and --second-services" in both.output
+    idle = runner.invoke(app, ["init", str(tmp_path / "b"), *INIT, "--second-host", "192.0.2.11"])
+    assert idle.exit_code == 2 and "--second-host without --second-services" in idle.output
+    nowhere = runner.invoke(app, ["init", str(tmp_path / "c"), *INIT, "--second-services", "peertube"])
+    assert nowhere.exit_code == 2 and "--second-host is missing" in nowhere.output
+    assert not any((tmp_path / name).exists() for name in "abc")
+
+
 def test_check_rejects_yaml_that_is_not_a_mapping(tmp_path):
     inventory = write_inventory(tmp_path / "inv", GOOD)
     (inventory.parent / "group_vars" / "all" / "vars.yml").write_text("- chaton_domain: example.org\n")

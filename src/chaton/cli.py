@@ -137,6 +137,11 @@ def init(
     host: Annotated[str | None, typer.Option(help="The server's address (IP or name).")] = None,
     user: Annotated[str, typer.Option(help="The SSH user with sudo on the server.")] = "debian",
     services: Annotated[str | None, typer.Option(help="Services to enable, comma-separated.")] = None,
+    second_services: Annotated[
+        str | None,
+        typer.Option(help="Services to place on a second server (PeerTube, typically), comma-separated."),
+    ] = None,
+    second_host: Annotated[str | None, typer.Option(help="The second server's address (IP or name).")] = None,
     tls: Annotated[str, typer.Option(help="acme, selfsigned or provided.")] = "acme",
     admin: Annotated[str, typer.Option(help="Your login on the server.")] = "",
     ssh_key: Annotated[Path | None, typer.Option(help="Your SSH public key file.")] = None,
@@ -157,6 +162,9 @@ def init(
     --email admin@example.org --host 203.0.113.10 --services etherpad,ethercalc
 
     Trying it in a local container: --connection docker --host chaton-demo --tls selfsigned
+
+    Two servers (the portal and the light services on the first, PeerTube on the second):
+    --services etherpad,ethercalc,framadate --second-services peertube --second-host 203.0.113.11
     """
     from chaton import initialize, specs
 
@@ -184,11 +192,29 @@ def init(
     question = f"Services to enable, comma-separated ({', '.join(known)})"
     services = ask(services, "--services", question, ",".join(known), empty=True)
     chosen = [s.strip() for s in services.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in known]
+    question = "Services for a second server, comma-separated (empty: everything on one server)"
+    second = ask(second_services, "--second-services", question, "", empty=True)
+    placed = [s.strip() for s in second.split(",") if s.strip()]
+    unknown = [s for s in chosen + placed if s not in known]
     if unknown:
         guess = specs.suggest(unknown[0], known)
         console.print(f"[red]unknown service {unknown[0]}[/red]" + (f": did you mean {guess}?" if guess else ""))
         raise typer.Exit(2)
+    both = [s for s in placed if s in chosen]
+    if both:
+        console.print(
+            f"[red]{both[0]} is in --services and --second-services[/red]: a service lives on one server; "
+            "name it in one of them"
+        )
+        raise typer.Exit(2)
+    if second_host and not placed:
+        console.print("[red]--second-host without --second-services[/red]: name the services it runs")
+        raise typer.Exit(2)
+    if placed:
+        second_host = ask(second_host, "--second-host", "Second server address (IP or name)")
+        if second_host == host:
+            console.print(f"[red]--second-host {second_host}[/red] is the first server's address: give the other one")
+            raise typer.Exit(2)
     if tls not in ("acme", "selfsigned", "provided"):
         console.print(f"[red]--tls {tls}[/red]: use acme, selfsigned or provided")
         raise typer.Exit(2)
@@ -213,6 +239,9 @@ def init(
         host_name=host if connection == "docker" else "server",
         connection=connection,
         extra_ca=[str(p.resolve()) for p in extra_ca or []],
+        second_host=second_host or "",
+        second_services=placed,
+        second_host_name=(second_host or "server2") if connection == "docker" else "server2",
     )
     try:
         written = initialize.write(directory, answers, force=force, vault_password_file=vault_password_file)

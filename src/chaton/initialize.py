@@ -37,6 +37,11 @@ class Answers:
     # CA certificates the host must trust besides Debian's (a TLS-inspecting
     # proxy between the host and the package registries).
     extra_ca: list[str] = field(default_factory=list)
+    # A second server of the association (PeerTube's, typically): its
+    # address and the services placed on it; the portal stays on the first.
+    second_host: str = ""
+    second_services: list[str] = field(default_factory=list)
+    second_host_name: str = "server2"
 
 
 def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -58,7 +63,9 @@ def _header(title: str) -> str:
 
 def render(answers: Answers) -> dict[str, str]:
     """File name -> content, comments included."""
-    hosts = {"chaton": {"hosts": {answers.host_name: _connection(answers)}}}
+    hosts = {"chaton": {"hosts": {answers.host_name: _connection(answers, answers.host)}}}
+    if answers.second_services:
+        hosts["chaton"]["hosts"][answers.second_host_name] = _connection(answers, answers.second_host)
     chaton_vars = (
         _header("Your association and its domain.")
         + f"chaton_name: {yaml.safe_dump(answers.name, allow_unicode=True).splitlines()[0]}\n"
@@ -88,31 +95,47 @@ def render(answers: Answers) -> dict[str, str]:
     )
     if answers.connection == "docker" and not admins:
         common_vars += "# A local container is reached with docker exec, not SSH.\ncommon_allow_no_admin: true\n"
+    two = bool(answers.second_services)
     lines = [_header("Services: true installs, false removes (data kept), absent leaves alone.")]
+    if two:
+        lines.append("# Two servers: each one switches its own services on in host_vars/<server>.yml.\n")
     for name, svc in specs.services().items():
         lines.append(f"# {svc.title}: https://{svc.subdomain}.{answers.domain}/\n")
-        lines.append(f"{name}_enabled: {'true' if name in answers.services else 'false'}\n")
-    return {
-        "hosts.yml": "---\n# Your server. `chaton check` tells what is missing.\n"
+        lines.append(f"{name}_enabled: {'true' if name in answers.services and not two else 'false'}\n")
+    files = {
+        "hosts.yml": f"---\n# Your server{'s' if two else ''}. `chaton check` tells what is missing.\n"
         + yaml.safe_dump(hosts, sort_keys=False),
         "group_vars/all/chaton.yml": chaton_vars,
         "group_vars/all/common.yml": common_vars,
         "group_vars/all/services.yml": "".join(lines),
         ".gitignore": "# Secrets never leave this computer.\nsecrets/\ngroup_vars/all/secrets.yml\n*.vault-password\n",
     }
+    if two:
+        first = _header(
+            f"The first server ({answers.host}): the portal (https://{answers.domain}/) and these services."
+        )
+        files[f"host_vars/{answers.host_name}.yml"] = first + "".join(
+            f"{name}_enabled: true\n" for name in answers.services
+        )
+        files[f"host_vars/{answers.second_host_name}.yml"] = (
+            _header(f"The second server ({answers.second_host}): these services; the first server's portal lists them.")
+            + "".join(f"{name}_enabled: true\n" for name in answers.second_services)
+            + "# One portal per association: it lives on the first server.\nportal_enabled: false\n"
+        )
+    return files
 
 
-def _connection(answers: Answers) -> dict[str, str]:
-    if answers.connection == "local":
+def _connection(answers: Answers, address: str) -> dict[str, str]:
+    if answers.connection == "local" and address == answers.host:
         return {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}
     if answers.connection == "docker":
-        return {"ansible_connection": "community.docker.docker", "ansible_host": answers.host}
-    return {"ansible_host": answers.host, "ansible_user": answers.user}
+        return {"ansible_connection": "community.docker.docker", "ansible_host": address}
+    return {"ansible_host": address, "ansible_user": answers.user}
 
 
 def secret_values(answers: Answers) -> dict[str, str]:
     """One random value per secret variable the enabled roles declare (no_log in argument_specs)."""
-    roles = specs.BASE_ROLES + answers.services
+    roles = specs.BASE_ROLES + answers.services + answers.second_services
     values = {}
     for role in roles:
         for var in specs.load_role(role).secrets:
