@@ -407,8 +407,10 @@ def audit(
     raise typer.Exit(0 if all(r.ok for r in reports) else 1)
 
 
-def _backup_playbook(playbook: str, inventory: Path, extravars: dict, doing: str, again: str) -> list[str]:
-    """Run a backup playbook with a spinner; return the lines its summary tasks printed."""
+def _backup_playbook(
+    playbook: str, inventory: Path, extravars: dict, doing: str, again: str, limit: str | None = None
+) -> list[str]:
+    """Run a backup playbook with a spinner (on the hosts of ``limit``); return the lines its summary tasks printed."""
     from chaton.runner import run_playbook
 
     inv = _load(inventory)
@@ -422,7 +424,7 @@ def _backup_playbook(playbook: str, inventory: Path, extravars: dict, doing: str
             lines.extend(f"{host}: {line}" for line in (msg if isinstance(msg, list) else [msg]) if line)
 
     with console.status(doing):
-        result = run_playbook(playbook, inv.path, extravars=extravars, quiet=True, on_event=on_event)
+        result = run_playbook(playbook, inv.path, extravars=extravars, limit=limit, quiet=True, on_event=on_event)
     if not result.ok:
         for failure in result.failures:
             console.print(f"[red]FAILED[/red] on {failure.host}, task '{failure.task}': {failure.message}")
@@ -464,6 +466,10 @@ def restore(
             "a rebuilt host), local or remote."
         ),
     ] = "auto",
+    host: Annotated[
+        str | None,
+        typer.Option(help="The server to restore it on; default: the one(s) running it (every one for 'host')."),
+    ] = None,
 ) -> None:
     """Restore one service: stop it, put its directories and databases back from an archive, start it.
 
@@ -476,15 +482,24 @@ def restore(
     if repository not in ("auto", "local", "remote"):
         console.print(f"[red]--repository must be auto, local or remote, not '{repository}'.[/red]")
         raise typer.Exit(2)
+    from chaton import operate
+
+    try:
+        hosts = operate.restore_hosts(_load(inventory), service, host)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     again = f"chaton restore {inventory} --service {service}"
     again += f" --archive {archive}" if archive != "latest" else ""
     again += f" --repository {repository}" if repository != "auto" else ""
+    again += f" --host {host}" if host else ""
     lines = _backup_playbook(
         "playbooks/restore.yml",
         inventory,
         {"restore_service": service, "restore_archive": archive, "restore_repository": repository},
-        f"restoring {service}",
+        f"restoring {service} on {', '.join(hosts)}",
         again,
+        limit=",".join(hosts),
     )
     for line in lines:
         console.print(line, highlight=False)

@@ -63,6 +63,23 @@ def deploy(
     return result
 
 
+def restore_hosts(inv: Inventory, service: str, host: str | None = None) -> list[str]:
+    """The hosts a restore of ``service`` runs on: the one(s) running it (every host for `host`, the
+    host's own configuration), or the one named. ValueError says why none."""
+    hosts = inv.chaton_hosts
+    if host is not None:
+        if host not in hosts:
+            raise ValueError(f"--host {host} is not a host of the group chaton ({', '.join(sorted(hosts))})")
+        hosts = {host: hosts[host]}
+    if service not in specs.services():
+        return sorted(hosts)
+    running = sorted(name for name, h in hosts.items() if service in checks.enabled_services(h))
+    if not running:
+        where = host or "any host of the group chaton"
+        raise ValueError(f"{service} is not enabled on {where} ({service}_enabled: true in its host_vars)")
+    return running
+
+
 def public_port(host: Host) -> int:
     """The HTTPS port visitors use: chaton_public_https_port (a published container or router port), else 443."""
     value = host.vars.get("chaton_public_https_port", 443)
