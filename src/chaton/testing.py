@@ -85,6 +85,14 @@ def converge(*extra: str, only: str | None = None) -> str:
     return out
 
 
+def converge_refused(*extra: str, only: str | None = None) -> str:
+    """Run the converge playbook again, expecting the roles to refuse it (a failed task); its output."""
+    proc = _scenario_playbook(None, list(extra), only, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and re.search(r"^fatal: ", out, re.MULTILINE), out[-6000:]
+    return out
+
+
 def assert_check_mode_clean(only: str | None = None) -> None:
     """`--check --diff` on the converged instance: no failure, nothing would change (``only``: one service)."""
     output, recap = run_playbook_check(only=only)
