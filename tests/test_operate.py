@@ -41,20 +41,13 @@ def test_credentials_generated_on_the_controller_or_hidden_in_a_vault(tmp_path):
     assert where.endswith("secrets.yml")
 
 
-def test_a_restore_runs_on_the_server_that_runs_the_service(tmp_path):
+def test_a_restore_is_limited_to_a_host_of_the_group_chaton(tmp_path):
     from test_validate import _two_hosts
 
-    from chaton import checks, operate
+    from chaton import checks
 
     inv = checks.load(_two_hosts(tmp_path, {"etherpad_enabled": True}, {"peertube_enabled": True}))
-    assert operate.restore_hosts(inv, "peertube") == ["tube"]
-    assert operate.restore_hosts(inv, "etherpad") == ["web"]
-    # The host's own configuration is on every server (the backup server is not in the group chaton).
-    assert operate.restore_hosts(inv, "host") == ["tube", "web"]
-    assert operate.restore_hosts(inv, "host", "tube") == ["tube"]
-    with pytest.raises(ValueError, match="framadate is not enabled on any host of the group chaton"):
-        operate.restore_hosts(inv, "framadate")
-    with pytest.raises(ValueError, match="peertube is not enabled on web"):
-        operate.restore_hosts(inv, "peertube", "web")
+    assert operate.restore_limit(inv, None) is None
+    assert operate.restore_limit(inv, "tube") == "tube"
     with pytest.raises(ValueError, match=r"--host borg is not a host of the group chaton \(tube, web\)"):
-        operate.restore_hosts(inv, "host", "borg")
+        operate.restore_limit(inv, "borg")

@@ -310,6 +310,17 @@ def test_host_vars_of_a_host_hosts_yml_does_not_list_are_reported(tmp_path):
     assert [f.host for f in errors] == ["tub"]
 
 
+def test_the_portal_of_a_server_is_the_one_its_association_publishes(tmp_path):
+    from chaton import checks
+
+    inv = checks.load(_two_hosts(tmp_path, {"etherpad_enabled": True}, {"portal_enabled": False}))
+    assert checks.portal_host(inv, inv.hosts["web"]) == "web"
+    assert checks.portal_host(inv, inv.hosts["tube"]) == "web"
+    alone = checks.load(_two_hosts(tmp_path / "b", {"portal_enabled": False}, {"chaton_domain": "b.org"}))
+    assert checks.portal_host(alone, alone.hosts["web"]) is None, "another association's portal is not web's"
+    assert checks.portal_host(alone, alone.hosts["tube"]) == "tube"
+
+
 def test_check_needs_a_host_in_the_chaton_group(tmp_path):
     from chaton import checks
 

@@ -563,11 +563,18 @@ def run(
         client = Client(str(target) if target else None, port or public_port(host), cafile or host_cafile(inv, host))
         report = Report(host.name, domain, now.strftime("%Y-%m-%d %H:%M UTC"))
         services = checks.enabled_services(host)
-        if host.vars.get("portal_enabled", True) is not False:
+        publisher = checks.portal_host(inv, host)
+        tls_name = domain
+        if publisher == host.name:
             audit_portal(report, client, domain, services)
+        elif publisher:
+            # Another server of the association publishes the portal (its own audit checks it); this one
+            # serves its services only, and its TLS is checked on the first of them.
+            report.add("portal", "portal published", True, f"by {publisher}, another server of {domain}", "")
+            tls_name = checks.service_domain(host, services[0]) if services else domain
         else:
             report.add("portal", "portal published", False, "portal_enabled is false", "set portal_enabled: true")
-        audit_tls(report, client, domain)
+        audit_tls(report, client, tls_name)
         for name in services:
             audit_site(
                 report,

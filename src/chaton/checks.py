@@ -217,6 +217,17 @@ def check_shared_names(inv: Inventory) -> list[Finding]:
     return out
 
 
+def portal_host(inv: Inventory, host: Host) -> str | None:
+    """The host of the group chaton that publishes ``host``'s portal (same chaton_domain, portal_enabled not
+    false): itself first, else another server of the association; None when no host does."""
+    domain = host.vars.get("chaton_domain")
+    candidates = [host] + [h for h in inv.chaton_hosts.values() if h.name != host.name]
+    for other in candidates:
+        if other.vars.get("chaton_domain") == domain and other.vars.get("portal_enabled", True) is not False:
+            return other.name
+    return None
+
+
 def check_unplaced_host_vars(inv: Inventory) -> list[Finding]:
     """host_vars of a name hosts.yml does not list (a typo, a renamed server): what they switch on runs nowhere."""
     out = []

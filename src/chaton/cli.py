@@ -468,7 +468,7 @@ def restore(
     ] = "auto",
     host: Annotated[
         str | None,
-        typer.Option(help="The server to restore it on; default: the one(s) running it (every one for 'host')."),
+        typer.Option(help="The server to restore it on; default: each server that backs it up (every one for 'host')."),
     ] = None,
 ) -> None:
     """Restore one service: stop it, put its directories and databases back from an archive, start it.
@@ -485,7 +485,7 @@ def restore(
     from chaton import operate
 
     try:
-        hosts = operate.restore_hosts(_load(inventory), service, host)
+        limit = operate.restore_limit(_load(inventory), host)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -497,9 +497,9 @@ def restore(
         "playbooks/restore.yml",
         inventory,
         {"restore_service": service, "restore_archive": archive, "restore_repository": repository},
-        f"restoring {service} on {', '.join(hosts)}",
+        f"restoring {service}" + (f" on {host}" if host else ""),
         again,
-        limit=",".join(hosts),
+        limit=limit,
     )
     for line in lines:
         console.print(line, highlight=False)

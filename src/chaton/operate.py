@@ -63,21 +63,12 @@ def deploy(
     return result
 
 
-def restore_hosts(inv: Inventory, service: str, host: str | None = None) -> list[str]:
-    """The hosts a restore of ``service`` runs on: the one(s) running it (every host for `host`, the
-    host's own configuration), or the one named. ValueError says why none."""
-    hosts = inv.chaton_hosts
-    if host is not None:
-        if host not in hosts:
-            raise ValueError(f"--host {host} is not a host of the group chaton ({', '.join(sorted(hosts))})")
-        hosts = {host: hosts[host]}
-    if service not in specs.services():
-        return sorted(hosts)
-    running = sorted(name for name, h in hosts.items() if service in checks.enabled_services(h))
-    if not running:
-        where = host or "any host of the group chaton"
-        raise ValueError(f"{service} is not enabled on {where} ({service}_enabled: true in its host_vars)")
-    return running
+def restore_limit(inv: Inventory, host: str | None) -> str | None:
+    """The --limit of a restore: the host named (one of the group chaton), else none (each host that backs the
+    service up restores it; the others leave the play). ValueError says why not."""
+    if host is not None and host not in inv.chaton_hosts:
+        raise ValueError(f"--host {host} is not a host of the group chaton ({', '.join(sorted(inv.chaton_hosts))})")
+    return host
 
 
 def public_port(host: Host) -> int:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+
+from chaton.testing import chaton_command, chaton_run, run_playbook
 
 testinfra_hosts = ["ansible://tube"]
 
@@ -26,3 +29,18 @@ def test_the_second_server_backs_up_its_own_data(host):
     assert archives.rc == 0, archives.stderr
     repositories = json.loads(archives.stdout)
     assert sum(len(repository["archives"]) for repository in repositories) >= 1, archives.stdout
+
+
+def test_a_restore_runs_on_the_server_that_backs_the_service_up(host):
+    """`chaton restore --service demo` over both servers: the second server (which backs it up) restores it."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    run_playbook("molecule/portal/demo-service.yml")
+    output, _ = chaton_command("backup", inventory)
+    assert "demo (local repository):" in output, output
+    host.run("rm -f /srv/demo-data/note.txt")
+    output, _ = chaton_command("restore", inventory, "--service", "demo")
+    assert host.file("/srv/demo-data/note.txt").content_string == "kept by the second server\n"
+    restored = [line for line in output.splitlines() if "demo restored from" in line]
+    assert len(restored) == 1 and restored[0].startswith(host.backend.get_hostname()), output
+    code, output, _ = chaton_run("restore", inventory, "--service", "nosuch")
+    assert code == 1 and "'nosuch' is backed up on no host" in output, output
