@@ -310,6 +310,34 @@ def test_host_vars_of_a_host_hosts_yml_does_not_list_are_reported(tmp_path):
     assert [f.host for f in errors] == ["tub"]
 
 
+def test_two_servers_backing_up_into_one_remote_repository_are_refused(tmp_path):
+    from chaton import checks
+
+    shared = _two_hosts(tmp_path, {}, {"portal_enabled": False})
+    vars_file = shared / "group_vars" / "all" / "vars.yml"
+    settings = yaml.safe_load(vars_file.read_text(encoding="utf-8"))
+    vars_file.write_text(
+        yaml.safe_dump({**settings, "backup_remote_repository": "ssh://borg@backup.example.org/./chatons"}),
+        encoding="utf-8",
+    )
+    found = checks.check_shared_backup_repositories(checks.load(shared))
+    assert [(f.host, f.variable) for f in found] == [("tube", "backup_remote_repository")]
+    assert "ssh://borg@backup.example.org/./chatons is web's remote repository too" in found[0].message
+    assert found[0].file.endswith("group_vars/all/vars.yml") and "{{ inventory_hostname }}" in found[0].fix
+    # One per server: in host_vars, or with the host's name in the path.
+    (shared / "host_vars" / "tube.yml").write_text(
+        yaml.safe_dump({"portal_enabled": False, "backup_remote_repository": "ssh://borg@backup.example.org/./tube"}),
+        encoding="utf-8",
+    )
+    assert checks.check_shared_backup_repositories(checks.load(shared)) == []
+    vars_file.write_text(
+        yaml.safe_dump({**settings, "backup_remote_repository": "ssh://borg@b.example.org/./{{ inventory_hostname }}"}),
+        encoding="utf-8",
+    )
+    (shared / "host_vars" / "tube.yml").write_text(yaml.safe_dump({"portal_enabled": False}), encoding="utf-8")
+    assert checks.check_shared_backup_repositories(checks.load(shared)) == []
+
+
 def test_the_portal_of_a_server_is_the_one_its_association_publishes(tmp_path):
     from chaton import checks
 

@@ -217,6 +217,32 @@ def check_shared_names(inv: Inventory) -> list[Finding]:
     return out
 
 
+def check_shared_backup_repositories(inv: Inventory) -> list[Finding]:
+    """Each server backs up into a remote repository of its own: two writing to one would each refuse the other's
+    key and passphrase (Borg), and a restore would read the wrong server's archives."""
+    out = []
+    used: dict[str, str] = {}
+    for host in inv.chaton_hosts.values():
+        repository = host.vars.get("backup_remote_repository")
+        if host.vars.get("backup_enabled", True) is False or not isinstance(repository, str) or not repository:
+            continue
+        if TEMPLATED.search(repository):
+            continue  # {{ inventory_hostname }} in the path: one per server
+        if repository in used:
+            out.append(
+                _error(
+                    inv,
+                    host,
+                    "backup_remote_repository",
+                    f"{repository} is {used[repository]}'s remote repository too",
+                    f"give each server its own: set backup_remote_repository in host_vars/<server>.yml, or end the "
+                    f"path with {{{{ inventory_hostname }}}} ({repository}-{{{{ inventory_hostname }}}})",
+                )
+            )
+        used.setdefault(repository, host.name)
+    return out
+
+
 def portal_host(inv: Inventory, host: Host) -> str | None:
     """The host of the group chaton that publishes ``host``'s portal (same chaton_domain, portal_enabled not
     false): itself first, else another server of the association; None when no host does."""
@@ -529,6 +555,7 @@ def run(
             )
         ]
     findings: list[Finding] = check_shared_names(inv) + check_unplaced_host_vars(inv)
+    findings += check_shared_backup_repositories(inv)
     secrets_checked: set[Path] = set()
     for host in inv.chaton_hosts.values():
         findings += [
