@@ -6,6 +6,7 @@ https://tube.chaton.test/object-storage/ and the player's requests (playlist, va
 """
 
 import re
+import time
 
 import pytest
 from conftest import APP_AVAILABLE
@@ -20,6 +21,7 @@ from chaton.testing import (
     run_playbook_check,
     secret,
 )
+from chaton.testing import peertube_get as get
 from chaton.testing import peertube_get_json as get_json
 from chaton.testing import peertube_hls_segment as hls_segment
 from chaton.testing import peertube_login as login
@@ -89,6 +91,7 @@ def test_a_new_video_goes_to_the_bucket_and_plays_through_nginx(host, root, stor
     token = login(host, root, secret("peertube_root_password"))["access_token"]
     uuid = peertube_upload(host, root, token, CLIP, "Mire dans le seau")
     STATE["uuid"] = uuid
+    STATE["token"] = token
     video = peertube_wait_published(host, root, uuid)
     playlist = video["streamingPlaylists"][0]["playlistUrl"]
     assert playlist.startswith(f"{BASE}/object-storage/streaming-playlists/hls/{uuid}/"), playlist
@@ -110,3 +113,26 @@ def test_the_store_refuses_what_it_holds_without_a_key_except_public_files(host,
     code = "-o /dev/null -w '%{http_code}'"
     assert host.check_output(f"curl -sS {code} {base}/{key}") == "200", "a public video's file is public-read"
     assert host.check_output(f"curl -sS {code} '{base}/?list-type=2'") == "403", "the bucket is not listed"
+
+
+def test_a_private_video_is_refused_by_the_store_and_served_by_peertube_to_its_owner(host, root, store):
+    """Made private, the video's objects get a private ACL: the store and nginx's /object-storage/ refuse them,
+    PeerTube's own proxy serves them to the owner only."""
+    assert "uuid" in STATE, "needs the uploaded video"
+    uuid, auth = STATE["uuid"], f"Authorization: Bearer {STATE['token']}"
+    code = ["-o", "/dev/null", "-w", "%{http_code}"]
+    assert get(host, root, f"/api/v1/videos/{uuid}", "-X", "PUT", "-H", auth, "-F", "privacy=3", *code) == "204"
+    listing = signed(host, store, f"?list-type=2&prefix=streaming-playlists/hls/{uuid}/")
+    key = next(k for k in re.findall(r"<Key>([^<]+)</Key>", listing) if k.endswith("master.m3u8"))
+    public = f"http://{store['bucket']}.{store['domain']}:{store['port']}/{key}"
+    deadline = time.time() + 120
+    while host.check_output(f"curl -sS -o /dev/null -w '%{{http_code}}' {public}") != "403":
+        assert time.time() < deadline, "the object is still public two minutes after the video went private"
+        time.sleep(2)
+    assert get(host, root, "/object-storage/" + key, *code) == "403", "nginx passes the store's refusal on"
+    video = get_json(host, root, f"/api/v1/videos/{uuid}", "-H", auth)
+    playlist = video["streamingPlaylists"][0]["playlistUrl"]
+    assert playlist.startswith(f"{BASE}/object-storage-proxy/streaming-playlists/hls/private/{uuid}/"), playlist
+    path = playlist.removeprefix(BASE)
+    assert get(host, root, path, *code) in ("401", "403"), "no one else reads a private video's files"
+    assert get(host, root, path, "-H", auth).startswith("#EXTM3U"), "its owner does, through PeerTube"
