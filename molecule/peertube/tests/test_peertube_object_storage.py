@@ -15,10 +15,10 @@ from chaton.testing import (
     changed_tasks,
     converge,
     converge_refused,
-    pebble_root,
     peertube_upload,
     peertube_wait_published,
     run_playbook_check,
+    saved_pebble_root,
     secret,
 )
 from chaton.testing import peertube_get as get
@@ -39,7 +39,9 @@ STATE = {}
 
 @pytest.fixture(scope="module")
 def root(host):
-    return pebble_root(host)
+    # The root that signed nginx's certificate, saved before test_peertube_app.py restarted the instance (the
+    # ACME server makes a new root at each start).
+    return saved_pebble_root(host)
 
 
 @pytest.fixture(scope="module")
