@@ -52,6 +52,11 @@ def enabled_services(host: Host) -> list[str]:
     return [name for name in specs.services() if host.vars.get(f"{name}_enabled") is True]
 
 
+def publishes_portal(host: Host) -> bool:
+    """Whether the host publishes its association's portal (role portal, on unless portal_enabled is false)."""
+    return host.vars.get("portal_enabled", True) is not False
+
+
 def service_domain(host: Host, name: str) -> str:
     svc = specs.services()[name]
     value = host.vars.get(svc.domain_var)
@@ -197,7 +202,7 @@ def check_shared_names(inv: Inventory) -> list[Finding]:
     served: dict[str, tuple[str, str]] = {}
     for host in inv.chaton_hosts.values():
         claims = []
-        if host.vars.get("portal_enabled", True) is not False and host.vars.get("chaton_domain"):
+        if publishes_portal(host) and host.vars.get("chaton_domain"):
             claims.append((str(host.vars["chaton_domain"]), "portal_enabled"))
         claims += [(service_domain(host, name), f"{name}_enabled") for name in enabled_services(host)]
         for name, var in claims:
@@ -249,7 +254,7 @@ def portal_host(inv: Inventory, host: Host) -> str | None:
     domain = host.vars.get("chaton_domain")
     candidates = [host] + [h for h in inv.chaton_hosts.values() if h.name != host.name]
     for other in candidates:
-        if other.vars.get("chaton_domain") == domain and other.vars.get("portal_enabled", True) is not False:
+        if other.vars.get("chaton_domain") == domain and publishes_portal(other):
             return other.name
     return None
 
@@ -499,8 +504,7 @@ def check_dns(inv: Inventory, host: Host) -> list[Finding]:
                 "set ansible_host to the server's IP address or a resolvable name",
             )
         ]
-    portal = host.vars.get("portal_enabled", True) is not False
-    names = [host.vars.get("chaton_domain", "") if portal else ""]
+    names = [host.vars.get("chaton_domain", "") if publishes_portal(host) else ""]
     names += [service_domain(host, s) for s in enabled_services(host)]
     for name in filter(None, names):
         try:
