@@ -34,9 +34,13 @@ ORDER = [
 # every other scenario on both). Etherpad and PeerTube run on the Node.js
 # build from the npm registry, the same binary on both releases: the real
 # Etherpad runs on 12 (etherpad, restore), PeerTube on 13 (ffmpeg 7,
-# PostgreSQL 17; upgrade takes it from 6.3.0 on Debian's Node.js 20). EtherCalc (Debian's Node.js), Framadate (PHP)
-# and the base host run on both. CHATON_ALL_RELEASES=1 runs every scenario on
-# every release.
+# PostgreSQL 17; upgrade takes it from 6.3.0 on Debian's Node.js 20).
+# EtherCalc (Debian's Node.js) and Framadate (PHP) have their own scenario on
+# 13, the current stable release; on 12 (Node.js 18, PHP 8.2) the restore
+# scenario installs both twice (its first host and the new one), converges
+# its first host a second time with nothing changed, and drives both apps'
+# APIs before and after the restore. The base host runs on both.
+# CHATON_ALL_RELEASES=1 runs every scenario on every release.
 ONE_RELEASE = {
     "portal": "13",
     "backup": "13",
@@ -44,6 +48,8 @@ ONE_RELEASE = {
     "upgrade": "13",
     "etherpad": "12",
     "peertube": "13",
+    "ethercalc": "13",
+    "framadate": "13",
 }
 # The scenarios that start from the bare image, proving the first install of
 # every package on a fresh host; the others start from the warm image (the
