@@ -168,7 +168,7 @@ def test_only_etherpad_needs_the_host_the_last_run_converged(monkeypatch):
     assert run.bench(console, "12", False, False, "chaton bench --only etherpad", "etherpad") == 2
     assert "no running chaton-bench-host" in out.getvalue()
     assert run.bench(console, "12", False, False, "chaton bench --only foo", "foo") == 2
-    assert "--only knows one part: etherpad" in out.getvalue()
+    assert "--only knows four parts: etherpad, deploy, transcode, light" in out.getvalue()
 
 
 def test_report_shows_chaton_without_the_proxy_as_information_only():

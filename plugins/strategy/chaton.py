@@ -2,7 +2,7 @@
 
 Mitogen keeps one Python interpreter per host for the whole play instead of
 starting one (and unpacking the module) for every task: a no-op converge of a
-whole host takes about a third less time (docs/maintainers/performance.md).
+whole host takes about a third less time (docs/maintainers/testing.md, "Mitogen").
 Without the `mitogen` package, or with CHATON_MITOGEN=0, this is Ansible's own
 linear strategy, unchanged.
 """

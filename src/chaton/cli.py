@@ -855,10 +855,15 @@ def bench(
     report_only: Annotated[bool, typer.Option(help="Rewrite the report from the last run's figures.")] = False,
     only: Annotated[
         str | None,
-        typer.Option(help="Measure only this part (etherpad) on the host the last run converged, keep the rest."),
+        typer.Option(
+            help="Measure only this part, keep the rest: etherpad, deploy (`chaton deploy --only` for each "
+            "service) or transcode (PeerTube under Etherpad load), on the host the last run converged, or light "
+            "(the three light services in a new 1 GB container)."
+        ),
     ] = None,
 ) -> None:
-    """Footprint, converge cost and Etherpad's served performance of a whole host; writes bench/RESULTS.md.
+    """Footprint, converge cost and Etherpad's served performance of a whole host (PeerTube transcoding under
+    Etherpad load too), then the light profile in 1 GB; writes bench/RESULTS.md.
 
     Example: CHATON_ARTIFACT_MIRROR=/srv/mirror chaton bench
     """

@@ -13,7 +13,9 @@ import re
 import time
 import urllib.parse
 import uuid
+from pathlib import Path
 
+from chaton import testing
 from chaton.testing import curl
 
 CA = "/usr/local/share/chaton-bench/ca.crt"
@@ -157,18 +159,74 @@ def framadate(host, domain: str) -> tuple[str, bool, str]:
     return "framadate creates a poll and shows it", ok, (step3 or step2)[-300:]
 
 
-CHECKS = {"ethercalc": ethercalc, "etherpad": etherpad, "framadate": framadate}
+def peertube(
+    host, domain: str, secrets: Path | None = None, seconds: int = 5, size: str = "640x360"
+) -> tuple[str, bool, str]:
+    """A test-pattern clip (``seconds`` long, ``size``) uploaded by the root user, transcoded to HLS by the host, a
+    segment read through nginx (the peertube scenario's path, testing.peertube_*); the detail says how long the
+    transcoding took."""
+    name = f"transcodes an uploaded {size} video of {seconds} s and plays it as HLS"
+    clip = f"/root/chaton-bench-clip-{seconds}s-{size}.mp4"
+    if f"tube.{domain}" != testing.PEERTUBE_DOMAIN:
+        return f"peertube {name}", False, f"the check knows {testing.PEERTUBE_DOMAIN} only"
+    password = (secrets / "peertube_root_password").read_text().split()[0] if secrets else ""
+    made = host.run(
+        f"test -s {clip} || ffmpeg -loglevel error -y -f lavfi -i testsrc=duration={seconds}:size={size}:rate=25"
+        f" -f lavfi -i sine=duration={seconds} -c:v libx264 -c:a aac {clip}"
+    )
+    if made.rc != 0:
+        return f"peertube {name}", False, f"ffmpeg could not make the clip: {made.stderr[-200:]}"
+    testing.peertube_wait_up(host, CA, 120)
+    token = testing.peertube_login(host, CA, password).get("access_token")
+    if not token:
+        return f"peertube {name}", False, "root could not log in with the generated password"
+    start = time.monotonic()
+    video = testing.peertube_upload(host, CA, token, clip, f"bench {uuid.uuid4().hex[:8]}")
+    published = testing.peertube_wait_published(host, CA, video, seconds=900)
+    # PeerTube publishes after the first resolution; the others follow as jobs of their own. Transcoded means
+    # every resolution the instance is set to, up to the upload's.
+    height = int(size.split("x")[1])
+    enabled = testing.peertube_get_json(host, CA, "/api/v1/config")["transcoding"]["enabledResolutions"]
+    expected = {r for r in enabled if r <= height}
+    deadline = time.monotonic() + 900
+    while True:
+        resolutions = {f["resolution"]["id"] for p in published["streamingPlaylists"] for f in p["files"]}
+        if expected <= resolutions or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+        published = testing.peertube_get_json(host, CA, f"/api/v1/videos/{video}")
+    took = time.monotonic() - start
+    if not expected <= resolutions:
+        return (
+            f"peertube {name}",
+            False,
+            f"after {took:.0f} s: resolutions {sorted(resolutions)}, not {sorted(expected)}",
+        )
+    segment = testing.peertube_hls_segment(host, CA, published)
+    resolutions = sorted(resolutions)
+    return (
+        f"peertube {name}",
+        True,
+        f"upload to every resolution in {took:.0f} s, HLS {resolutions}, segment {segment.rsplit('/', 1)[-1]}",
+    )
 
 
-def run_all(host, domain: str, services: list[str]) -> list[tuple[str, bool, str]]:
-    results = [portal(host, domain)]
+CHECKS = {"ethercalc": ethercalc, "etherpad": etherpad, "framadate": framadate, "peertube": peertube}
+
+
+def run_all(host, domain: str, services: list[str], secrets: Path | None = None) -> list[tuple[str, bool, str, float]]:
+    """Each check: its name, whether it passed, its detail and how long it took (seconds)."""
+    start = time.monotonic()
+    results = [(*portal(host, domain), time.monotonic() - start)]
     for svc in services:
         check = CHECKS.get(svc)
+        start = time.monotonic()
         if check is None:
-            results.append((f"{svc}: no functional check in chaton.bench.checks", False, ""))
+            results.append((f"{svc}: no functional check in chaton.bench.checks", False, "", 0.0))
             continue
         try:
-            results.append(check(host, domain))
-        except Exception as exc:  # a check that crashes is a failed check, with its reason
-            results.append((f"{svc} check", False, repr(exc)[:300]))
+            result = check(host, domain, secrets) if svc == "peertube" else check(host, domain)
+        except Exception as exc:  # a check that crashes (an assertion of a testing helper too) fails, with its reason
+            result = (f"{svc} check", False, repr(exc)[:300])
+        results.append((*result, time.monotonic() - start))
     return results

@@ -28,6 +28,11 @@ HOST = "chaton-bench-host"
 STOCK = "chaton-bench-stock"
 DOMAIN = "chaton.test"
 MEMORY = "2g"
+# The light profile (issue #21): the three light services, no PeerTube, in the cheapest servers associations
+# rent (1 GB). Its own container and inventory, measured after the whole host.
+LIGHT = "chaton-bench-light"
+LIGHT_MEMORY = "1g"
+LIGHT_SERVICES = ("etherpad", "ethercalc", "framadate")
 
 
 def tree() -> Path:
@@ -65,12 +70,12 @@ def workdir() -> Path:
     return path
 
 
-def inventory_dir() -> Path:
-    return workdir() / "inventory"
+def inventory_dir(name: str = HOST) -> Path:
+    return workdir() / ("inventory" if name == HOST else f"inventory-{name.removeprefix('chaton-bench-')}")
 
 
-def secrets_dir() -> Path:
-    return inventory_dir() / "secrets" / HOST
+def secrets_dir(name: str = HOST) -> Path:
+    return inventory_dir(name) / "secrets" / name
 
 
 def names(services: list[str]) -> list[str]:
@@ -78,12 +83,19 @@ def names(services: list[str]) -> list[str]:
     return [DOMAIN] + [f"{specs.services(tree())[s].subdomain}.{DOMAIN}" for s in services]
 
 
+def peertube_build() -> dict:
+    """PeerTube pinned to the mirror's test build, as `chaton demo` does ({} without one)."""
+    return demo.peertube_test_build()
+
+
 def available_services(log) -> list[str]:
     """The rule of `chaton demo`, on the deployed tree's roles: a service whose artifacts are missing from
-    CHATON_ARTIFACT_MIRROR gets one SKIPPED line."""
+    CHATON_ARTIFACT_MIRROR gets one SKIPPED line; PeerTube runs the mirror's test build when it holds one."""
     chosen = []
+    build = peertube_build()
     for name in specs.services(tree()):
-        line = demo.unavailable_line(name, "make bench", tree())
+        provided = ("peertube_url",) if name == "peertube" and build else ()
+        line = demo.unavailable_line(name, "make bench", tree(), provided=provided)
         if line:
             log(line)
             continue
@@ -102,15 +114,15 @@ def remove(name: str) -> None:
     subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
 
-def start(name: str, release: str, hostnames: list[str], log, *, quirks: bool = True) -> str:
+def start(name: str, release: str, hostnames: list[str], log, *, quirks: bool = True, memory: str = MEMORY) -> str:
     """A fresh systemd container (removing an old one of that name); return its image. The container-only fixes
     are applied here unless the caller runs the harness's prepare step, which has them (`prepare`)."""
     engine.ensure_engine()
     image = images.build(release, log=log)
     remove(name)
     hosts = [arg for h in hostnames for arg in ("--add-host", f"{h}:127.0.0.1")]
-    log(f"starting {name} (Debian {release}, systemd, --memory {MEMORY})")
-    engine.run_systemd(name, image, name.removeprefix("chaton-"), ["--memory", MEMORY, "--memory-swap", MEMORY, *hosts])
+    log(f"starting {name} (Debian {release}, systemd, --memory {memory})")
+    engine.run_systemd(name, image, name.removeprefix("chaton-"), ["--memory", memory, "--memory-swap", memory, *hosts])
     wait_booted(name)
     if quirks:
         apply_container_quirks(name)
@@ -181,9 +193,11 @@ def container_id(name: str) -> str:
     ).stdout.strip()
 
 
-def write_inventory(services: list[str]) -> Path:
-    directory = inventory_dir()
-    hosts = {"chaton": {"hosts": {HOST: {"ansible_connection": "community.docker.docker"}}}}
+def write_inventory(services: list[str], name: str = HOST) -> Path:
+    directory = inventory_dir(name)
+    # `docker`, the short name Mitogen takes over (as it takes `ssh` on a real server): the bench measures the
+    # converge a volunteer gets (the chaton strategy, docs/maintainers/testing.md, "Mitogen").
+    hosts = {"chaton": {"hosts": {name: {"ansible_connection": "docker"}}}}
     group_vars = {
         "chaton_name": "Chatons du banc d'essai",
         "chaton_domain": DOMAIN,
@@ -202,6 +216,8 @@ def write_inventory(services: list[str]) -> Path:
     }
     if demo.mirror():
         group_vars["chaton_artifact_mirror"] = str(demo.mirror())
+    if "peertube" in services:
+        group_vars.update(peertube_build())
     (directory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
     (directory / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
     (directory / "group_vars" / "all" / "bench.yml").write_text(
@@ -242,6 +258,9 @@ class Converge:
     artifacts: str = ""
     changed_tasks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # Where the time goes: per role, seconds and task results; the slowest tasks ("role : task", seconds).
+    roles: dict = field(default_factory=dict)
+    slowest: list = field(default_factory=list)
 
     def count(self, key: str) -> int:
         return sum((self.stats.get(key) or {}).values())
@@ -252,8 +271,9 @@ class Converge:
         return self.count("ok") + self.count("skipped") + self.count("failures")
 
 
-def converge(label: str, inventory: Path, log) -> Converge:
-    """site.yml through ansible-runner, keeping its artifacts (the secret search reads them)."""
+def converge(label: str, inventory: Path, log, playbook: str = "site.yml", extravars: dict | None = None) -> Converge:
+    """site.yml (or another playbook of the tree) through ansible-runner, keeping its artifacts (the secret search
+    reads them)."""
     root = tree()
     private = workdir() / "runs" / label
     if private.exists():
@@ -261,21 +281,30 @@ def converge(label: str, inventory: Path, log) -> Converge:
     private.mkdir(parents=True)
     changed: list[str] = []
     failures: list[str] = []
+    roles: dict[str, dict] = {}
+    tasks: list[tuple[str, float]] = []
 
     def handler(event: dict) -> bool:
         data = event.get("event_data") or {}
         kind = event.get("event")
+        if kind in ("runner_on_ok", "runner_on_skipped", "runner_on_failed") and data.get("duration") is not None:
+            role = data.get("role") or "(playbook)"
+            entry = roles.setdefault(role, {"seconds": 0.0, "tasks": 0})
+            entry["seconds"] += float(data["duration"])
+            entry["tasks"] += 1
+            tasks.append((f"{role} : {data.get('task', '?')}", float(data["duration"])))
         if kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
             changed.append(data.get("task", "?"))
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             failures.append(f"{data.get('task', '?')}: {str((data.get('res') or {}).get('msg', ''))[:300]}")
         return True
 
-    log(f"converge {label}: ansible-runner site.yml (artifacts in {private})")
+    log(f"converge {label}: ansible-runner {playbook} (artifacts in {private})")
     start_time = time.monotonic()
     runner = ansible_runner.run(
         private_data_dir=str(private),
-        playbook=str(root / "site.yml"),
+        playbook=str(root / playbook),
+        extravars=extravars or {},
         inventory=str(inventory.resolve()),
         # Collections come with this checkout (make setup), whichever tree is deployed.
         envvars={**ansible_env(root), "ANSIBLE_COLLECTIONS_PATH": str(project_root() / ".collections")},
@@ -284,7 +313,9 @@ def converge(label: str, inventory: Path, log) -> Converge:
         project_dir=str(root),
     )
     seconds = time.monotonic() - start_time
-    result = Converge(label, seconds, runner.rc, runner.stats or {}, str(private), changed, failures)
+    slowest = sorted(tasks, key=lambda t: -t[1])[:15]
+    rounded = {r: {"seconds": round(v["seconds"], 1), "tasks": v["tasks"]} for r, v in roles.items()}
+    result = Converge(label, seconds, runner.rc, runner.stats or {}, str(private), changed, failures, rounded, slowest)
     log(f"converge {label}: rc={runner.rc} in {seconds:.0f} s, changed={result.count('changed')}")
     return result
 
