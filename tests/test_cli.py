@@ -39,7 +39,7 @@ CLI_BAD = [
     ("hsts-not-a-number", {"proxy_hsts_max_age": "two years"}, "proxy_hsts_max_age"),
     ("gzip-not-a-boolean", {"proxy_gzip_enabled": "maybe"}, "proxy_gzip_enabled"),
     ("admin-state-unknown", {"common_admin_users": [{"name": "camille", "state": "gone"}]}, "common_admin_users"),
-    ("host-too-small", {"chaton_host_memory_mb": 256, "common_swap_size_mb": 0}, "chaton_host_memory_mb"),
+    ("host-too-small", {"chaton_host_memory_mb": 128, "common_swap_size_mb": 0}, "chaton_host_memory_mb"),
     ("disk-too-small", {"chaton_host_disk_mb": 500}, "chaton_host_disk_mb"),
     ("port-clash", {"ethercalc_enabled": True, "etherpad_enabled": True, "ethercalc_port": 9001}, "port 9001"),
     (

@@ -101,7 +101,7 @@ GATE_BAD = [
     ),
     (
         "host-too-small-without-swap",
-        {"etherpad_enabled": True, "chaton_host_memory_mb": 700, "common_swap_size_mb": 0},
+        {"etherpad_enabled": True, "chaton_host_memory_mb": 512, "common_swap_size_mb": 0},
         "disable etherpad",
     ),
 ]
@@ -187,8 +187,8 @@ def test_gate_accepts_acme_names_of_a_private_acme_server(tmp_path):
 
 
 def test_gate_counts_swap(tmp_path):
-    """700 MB and the automatic 2 GB of swap are enough for Etherpad, as the sizing advice says."""
-    changes = {"etherpad_enabled": True, "chaton_host_memory_mb": 700}
+    """512 MB and the automatic 2 GB of swap are enough for Etherpad, as the sizing advice says."""
+    changes = {"etherpad_enabled": True, "chaton_host_memory_mb": 512}
     result = run_playbook(ROOT / "playbooks" / "validate.yml", _inventory(tmp_path, changes))
     assert result.returncode == 0, result.stdout[-3000:]
 
