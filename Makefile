@@ -17,7 +17,7 @@ help:
 	@echo "make demo   - deploy a CHATONS host into a local container and print its URLs"
 	@echo "make test   - lint, unit tests and Molecule scenarios (what CI runs)"
 	@echo "make lint | docs | unit | scenarios | images | clean"
-	@echo "make bench  - footprint, converge cost, Etherpad under load of a whole host (bench/RESULTS.md)"
+	@echo "make bench  - a whole host measured: converge and re-deploy cost, footprint (2 GB, and 1 GB light), PeerTube under Etherpad load, Etherpad vs upstream (bench/RESULTS.md)"
 	@echo "make audit  - Lynis, testssl.sh, unit exposure, sockets, secret search vs stock Debian (bench/RESULTS.md)"
 
 # The Python environment: rebuilt when pyproject.toml changes.

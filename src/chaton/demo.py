@@ -74,12 +74,18 @@ def peertube_test_build(path: str = "") -> dict:
     }
 
 
-def available_services(log, peertube_build: dict | None = None) -> list[str]:
-    """Services whose upstream artifacts can be had here; the others get one line saying why and how."""
+def available_services(
+    log, peertube_build: dict | None = None, command: str = "make demo", root: Path | None = None
+) -> list[str]:
+    """Services whose upstream artifacts can be had here; the others get one line saying why and how.
+
+    ``peertube_build``: the mirror's PeerTube test build, which replaces the role's pinned release when there is one.
+    ``root``: the tree whose roles are read (the checkout by default; the bench passes the tree it deployed).
+    """
     chosen = []
-    for name in specs.services():
+    for name in specs.services(root):
         provided = ("peertube_url",) if name == "peertube" and peertube_build else ()
-        line = unavailable_line(name, "make demo", provided=provided)
+        line = unavailable_line(name, command, root, provided=provided)
         if line:
             log(line)
             continue

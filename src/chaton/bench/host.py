@@ -91,16 +91,7 @@ def peertube_build() -> dict:
 def available_services(log) -> list[str]:
     """The rule of `chaton demo`, on the deployed tree's roles: a service whose artifacts are missing from
     CHATON_ARTIFACT_MIRROR gets one SKIPPED line; PeerTube runs the mirror's test build when it holds one."""
-    chosen = []
-    build = peertube_build()
-    for name in specs.services(tree()):
-        provided = ("peertube_url",) if name == "peertube" and build else ()
-        line = demo.unavailable_line(name, "make bench", tree(), provided=provided)
-        if line:
-            log(line)
-            continue
-        chosen.append(name)
-    return chosen
+    return demo.available_services(log, peertube_build(), command="make bench", root=tree())
 
 
 def running(name: str) -> bool:

@@ -298,15 +298,27 @@ def stop_upstream(up: Upstream) -> None:
         )
 
 
-def fixed_load(url: str, pad: str, authors: int, lurkers: int, seconds: int, during=None) -> dict:
-    """etherpad-loadtest with a fixed crowd on one pad; the latency probe runs on the same pad meanwhile."""
+def load_running(url: str, pad: str) -> str:
+    """The shell test that is true while etherpad-loadtest runs on this pad."""
+    return f"pgrep -f '[e]therpad-loadtest {url}/p/{pad}'"
+
+
+def start_load(url: str, pad: str, authors: int, lurkers: int, seconds: int, limit: int) -> str:
+    """etherpad-loadtest with a fixed crowd on one pad, in the background on the bench host for `seconds` (killed
+    after `limit`); returns the file its output goes to."""
     out = f"/var/tmp/chaton-bench-load-{pad}.txt"
     h.sh(
         h.HOST,
-        f"cd {NODE_DIR} && {_node_env()} nohup timeout {seconds + 30} {_node()} -r {CLIENT} "
+        f"cd {NODE_DIR} && {_node_env()} nohup timeout {limit} {_node()} -r {CLIENT} "
         f"node_modules/.bin/etherpad-loadtest {url}/p/{pad} -a {authors} -l {lurkers} -d {seconds} "
         f"> {out} 2>&1 < /dev/null &",
     )
+    return out
+
+
+def fixed_load(url: str, pad: str, authors: int, lurkers: int, seconds: int, during=None) -> dict:
+    """etherpad-loadtest with a fixed crowd on one pad; the latency probe runs on the same pad meanwhile."""
+    out = start_load(url, pad, authors, lurkers, seconds, limit=seconds + 30)
     time.sleep(8)
     side: dict = {}
     worker = None
@@ -322,7 +334,7 @@ def fixed_load(url: str, pad: str, authors: int, lurkers: int, seconds: int, dur
     if worker:
         worker.join()
     for _ in range(seconds + 40):
-        if not h.sh(h.HOST, f"pgrep -f '[e]therpad-loadtest {url}/p/{pad}'", check=False).strip():
+        if not h.sh(h.HOST, load_running(url, pad), check=False).strip():
             break
         time.sleep(1)
     raw = h.sh(h.HOST, f"cat {out}", check=False)
@@ -423,17 +435,11 @@ def step_transcode(state: dict, log, authors: int = 5, lurkers: int = 15, limit:
         return
     pad = f"benchtranscode{int(time.time())}"
     url = f"https://pad.{h.DOMAIN}"
-    out = f"/var/tmp/chaton-bench-load-{pad}.txt"
     h.reset_peak(h.HOST)
     before = h.cgroup_memory(h.HOST)
     log(f"PeerTube transcoding under Etherpad load ({authors} authors + {lurkers} lurkers on one pad)")
-    h.sh(
-        h.HOST,
-        f"cd {NODE_DIR} && {_node_env()} nohup timeout {limit} {_node()} -r {CLIENT} "
-        f"node_modules/.bin/etherpad-loadtest {url}/p/{pad} -a {authors} -l {lurkers} -d {limit} "
-        f"> {out} 2>&1 < /dev/null &",
-    )
-    running = f"pgrep -f '[e]therpad-loadtest {url}/p/{pad}'"
+    out = start_load(url, pad, authors, lurkers, seconds=limit, limit=limit)
+    running = load_running(url, pad)
     try:
         time.sleep(8)
         result = {"load_running_at_start": bool(h.sh(h.HOST, running, check=False).strip()), "clip": TRANSCODE_CLIP}
