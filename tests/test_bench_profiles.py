@@ -151,3 +151,14 @@ def test_deploy_only_is_held_to_a_twentieth_of_the_first_converge_with_nothing_c
     assert any("peertube 20 s/80 tasks, proxy 9 s/40 tasks" in n for n in sec.notes)
     ethercalc, peertube = [v for v in verdicts if "deploy --only" in v]
     assert ethercalc.startswith("met") and peertube.startswith("MISSED") and "changed=1" in peertube
+
+
+def test_deploy_only_measured_again_says_when_and_with_which_tree():
+    first = {"seconds": 400, "stats": {}}
+    only = {"etherpad": {"seconds": 20, "rc": 0, "stats": {"ok": {"x": 200}}, "roles": {}}}
+    state = {"converge": {"first": first}, "only": only}
+    (sec,) = [s for s in run.bench_sections(state)[0] if s.title.startswith("chaton deploy --only")]
+    assert not any("measured again" in n for n in sec.notes)
+    state.update(only_measured_at="2026-12-08 00:25:13 UTC", only_revision="b2057a1")
+    (sec,) = [s for s in run.bench_sections(state)[0] if s.title.startswith("chaton deploy --only")]
+    assert "measured again at 2026-12-08 00:25:13 UTC on the same host with chaton b2057a1" in " ".join(sec.notes)

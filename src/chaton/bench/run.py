@@ -145,7 +145,7 @@ def step_light(state: dict, release: str, log) -> None:
     """The light profile: the three light services (no PeerTube) in a 1 GB container, first converge, functional
     checks and idle footprint; the container is removed afterwards (it would weigh on the next run)."""
     services = [s for s in state.get("services", []) if s in h.LIGHT_SERVICES]
-    light: dict = {"services": services, "memory": h.LIGHT_MEMORY, "started": now()}
+    light: dict = {"services": services, "memory": h.LIGHT_MEMORY, "started": now(), "revision": h.revision()}
     state["light"] = light
     names = h.names(services)
     try:
@@ -738,7 +738,9 @@ def bench_sections(state: dict) -> tuple[list[Section], list[str]]:
         if second and second.get("roles"):
             sections.append(profile_section(first, second))
         if state.get("only"):
-            sec, more = only_section(first, state["only"])
+            sec, more = only_section(
+                first, state["only"], {"at": state.get("only_measured_at"), "revision": state.get("only_revision")}
+            )
             sections.append(sec)
             verdicts += more
     fp = state.get("footprint")
@@ -902,8 +904,9 @@ def bench_sections(state: dict) -> tuple[list[Section], list[str]]:
     return sections, verdicts
 
 
-def only_section(first: dict, runs: dict) -> tuple[Section, list[str]]:
-    """`chaton deploy --only <service>` on the unchanged host, against the first converge of the whole host."""
+def only_section(first: dict, runs: dict, again: dict | None = None) -> tuple[Section, list[str]]:
+    """`chaton deploy --only <service>` on the unchanged host, against the first converge of the whole host.
+    ``again``: when and with which tree `chaton bench --only deploy` measured them again ({} for the main run)."""
     sec = Section(
         "chaton deploy --only <service> on the unchanged host (playbooks/service.yml)",
         ["service", "wall time", "tasks", "changed", "ratio to the first converge"],
@@ -919,6 +922,11 @@ def only_section(first: dict, runs: dict) -> tuple[Section, list[str]]:
         verdicts.append(
             f"{'met' if ok else 'MISSED'}: chaton deploy --only {service} on an unchanged host takes "
             f"{_fmt(ratio, '', 3)} of the first converge, changed={changed} (target <= {ONLY_RATIO_MAX}, 0 changed)"
+        )
+    if (again or {}).get("at"):
+        sec.notes.append(
+            f"measured again at {again['at']} on the same host with chaton {again.get('revision', '?')} "
+            "(`chaton bench --only deploy`)."
         )
     if runs:
         slow = max(runs.values(), key=lambda r: r["seconds"])
@@ -1064,6 +1072,8 @@ def light_sections(light: dict) -> tuple[list[Section], list[str]]:
     conv = light.get("converge", {})
     if conv:
         sec = Section(f"Converge of the {label}", ["run", "wall time", "changed", "failed"])
+        if light.get("revision"):
+            sec.notes.append(f"measured at {light.get('started')} with chaton {light['revision']}.")
         stats = conv.get("stats", {})
         sec.rows.append(
             [
@@ -1239,6 +1249,7 @@ def bench(console, release: str, reuse: bool, report_only: bool, command: str, o
         if only == "deploy":
             # `chaton deploy --only <service>` again on the same host; the other figures stay those of the last run.
             state["only_measured_at"] = now()
+            state["only_revision"] = h.revision()
             step_only(state, log)
         elif only == "transcode":
             # PeerTube's transcoding under Etherpad load again on the same host.
